@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "oidc/json.hpp"
+
+#include <algorithm>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/error.hpp>
+#include <boost/json/memory_resource.hpp>
+#include <boost/json/parse.hpp>
+
+namespace oidc {
+namespace {
+namespace json = boost::json;
+
+// Validates without building: tracks the member names of every open object and reports a
+// duplicate when the object closes (sorting its names: O(n log n) however they are chosen).
+struct duplicate_check_handler {
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  std::vector<std::string> keys;
+  std::vector<std::size_t> object_starts;
+  std::string partial_key;
+  bool duplicate = false;
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(std::size_t, json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    object_starts.push_back(keys.size());
+    return true;
+  }
+  bool on_object_end(std::size_t, json::error_code& ec) {
+    const auto first = keys.begin() + static_cast<std::ptrdiff_t>(object_starts.back());
+    object_starts.pop_back();
+    std::sort(first, keys.end());
+    if (std::adjacent_find(first, keys.end()) != keys.end()) {
+      duplicate = true;
+      ec = json::error::syntax;
+      return false;
+    }
+    keys.erase(first, keys.end());
+    return true;
+  }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    partial_key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    partial_key.append(s.data(), s.size());
+    keys.push_back(std::move(partial_key));
+    partial_key.clear();
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
+  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_bool(bool, json::error_code&) { return true; }
+  bool on_null(json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+// Caps the bytes a document may hold; throws std::bad_alloc beyond, which parse_json maps to
+// json_too_large.
+class bounded_resource final : public json::memory_resource {
+ public:
+  explicit bounded_resource(std::size_t cap) noexcept : cap_(cap) {}
+
+ private:
+  void* do_allocate(std::size_t n, std::size_t align) override {
+    if (n > cap_ - used_) throw std::bad_alloc();
+    void* p = ::operator new(n, std::align_val_t{align});
+    used_ += n;
+    return p;
+  }
+  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+    ::operator delete(p, n, std::align_val_t{align});
+    used_ -= n;
+  }
+  bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
+
+  std::size_t cap_;
+  std::size_t used_ = 0;
+};
+
+auth_error validate(std::string_view text, const json_limits& limits) {
+  json::parse_options opt;
+  opt.max_depth = limits.max_depth;
+  json::basic_parser<duplicate_check_handler> p(opt);
+  json::error_code ec;
+  const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
+  if (p.handler().duplicate) return auth_error::json_duplicate_member;
+  if (ec == json::error::too_deep) return auth_error::json_too_deep;
+  if (ec || n != text.size()) return auth_error::json_invalid;
+  return auth_error::ok;
+}
+}  // namespace
+
+result<json::value> parse_json(std::string_view text, const json_limits& limits,
+                               json::storage_ptr storage) {
+  if (text.size() > limits.max_bytes) return auth_error::json_too_large;
+  if (const auto e = validate(text, limits); e != auth_error::ok) return e;
+  try {
+    json::parse_options opt;
+    opt.max_depth = limits.max_depth;
+    json::error_code ec;
+    json::value v = json::parse(json::string_view(text.data(), text.size()), ec,
+                                std::move(storage), opt);
+    if (ec) return auth_error::json_invalid;
+    return v;
+  } catch (const std::bad_alloc&) {
+    return auth_error::json_too_large;
+  }
+}
+
+result<json::value> parse_json(std::string_view text, const json_limits& limits) {
+  const std::size_t cap = limits.max_memory ? limits.max_memory : 8 * limits.max_bytes + 4096;
+  return parse_json(text, limits, json::make_shared_resource<bounded_resource>(cap));
+}
+
+result<json::object> parse_json_object(std::string_view text, const json_limits& limits,
+                                       json::storage_ptr storage) {
+  auto v = parse_json(text, limits, std::move(storage));
+  if (!v) return v.error();
+  if (!v->is_object()) return auth_error::json_invalid;
+  return std::move(v->get_object());
+}
+
+result<json::object> parse_json_object(std::string_view text, const json_limits& limits) {
+  auto v = parse_json(text, limits);
+  if (!v) return v.error();
+  if (!v->is_object()) return auth_error::json_invalid;
+  return std::move(v->get_object());
+}
+
+const json::string* find_string(const json::object& o, std::string_view key) noexcept {
+  const auto* v = o.if_contains(json::string_view(key.data(), key.size()));
+  return v ? v->if_string() : nullptr;
+}
+
+std::optional<std::int64_t> find_int64(const json::object& o, std::string_view key) noexcept {
+  const auto* v = o.if_contains(json::string_view(key.data(), key.size()));
+  if (!v) return std::nullopt;
+  if (const auto* i = v->if_int64()) return *i;
+  if (const auto* u = v->if_uint64(); u && *u <= static_cast<std::uint64_t>(INT64_MAX))
+    return static_cast<std::int64_t>(*u);
+  return std::nullopt;
+}
+
+}  // namespace oidc
