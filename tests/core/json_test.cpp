@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "oidc/json.hpp"
+
+#include <string>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <gtest/gtest.h>
+
+namespace oidc {
+namespace {
+
+TEST(BoundedJson, ParsesAStrictObject) {
+  auto o = parse_json_object(R"({"alg":"RS256","n":1,"nested":{"a":[1,2]}})", kJoseJsonLimits);
+  ASSERT_TRUE(o);
+  ASSERT_NE(find_string(*o, "alg"), nullptr);
+  EXPECT_EQ(*find_string(*o, "alg"), "RS256");
+  EXPECT_EQ(find_int64(*o, "n"), 1);
+  EXPECT_EQ(find_string(*o, "n"), nullptr);
+  EXPECT_EQ(find_int64(*o, "alg"), std::nullopt);
+}
+
+TEST(BoundedJson, RejectsDuplicateMemberNames) {
+  EXPECT_EQ(parse_json(R"({"alg":"RS256","alg":"none"})", kJoseJsonLimits).error(),
+            auth_error::json_duplicate_member);
+  // Escapes decode to the same name.
+  EXPECT_EQ(parse_json(R"({"alg":"RS256","\u0061lg":"none"})", kJoseJsonLimits).error(),
+            auth_error::json_duplicate_member);
+  EXPECT_EQ(parse_json(R"({"x":{"k":1,"k":2}})", kJoseJsonLimits).error(),
+            auth_error::json_duplicate_member);
+  // The same name in sibling objects is fine.
+  EXPECT_TRUE(parse_json(R"([{"k":1},{"k":2}])", kJoseJsonLimits));
+}
+
+TEST(BoundedJson, RejectsDocumentsNestedBeyondTheLimit) {
+  const std::string deep = std::string(100, '[') + std::string(100, ']');
+  EXPECT_EQ(parse_json(deep, kJoseJsonLimits).error(), auth_error::json_too_deep);
+  const std::string ok = std::string(8, '[') + std::string(8, ']');
+  EXPECT_TRUE(parse_json(ok, kJoseJsonLimits));
+}
+
+TEST(BoundedJson, RejectsInputBeyondTheSizeLimit) {
+  const std::string big = "\"" + std::string(kJoseJsonLimits.max_bytes, 'a') + "\"";
+  EXPECT_EQ(parse_json(big, kJoseJsonLimits).error(), auth_error::json_too_large);
+}
+
+TEST(BoundedJson, RejectsDocumentsThatNeedMoreMemoryThanAllowed) {
+  std::string many = "[";
+  for (int i = 0; i < 2000; ++i) many += "[],";
+  many += "[]]";
+  EXPECT_EQ(parse_json(many, json_limits{1 << 20, 4, 4096}).error(), auth_error::json_too_large);
+  EXPECT_TRUE(parse_json(many, json_limits{1 << 20, 4, 1 << 20}));
+}
+
+TEST(BoundedJson, RejectsSyntaxErrorsTrailingDataAndComments) {
+  for (std::string_view bad : {"", "{", R"({"a":1,})", R"({"a":1} x)", R"({"a":1}{})",
+                               "/*c*/{}", "{'a':1}", "NaN", R"({"a":01})"}) {
+    auto r = parse_json(bad, kJoseJsonLimits);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error(), auth_error::json_invalid) << bad;
+  }
+  EXPECT_EQ(parse_json_object("[1]", kJoseJsonLimits).error(), auth_error::json_invalid);
+}
+
+TEST(BoundedJson, BuildsIntoACallerSuppliedResource) {
+  unsigned char buffer[4096];
+  boost::json::monotonic_resource mr(buffer, sizeof buffer);
+  auto o = parse_json_object(R"({"kid":"abc"})", kJoseJsonLimits, &mr);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(*find_string(*o, "kid"), "abc");
+}
+
+}  // namespace
+}  // namespace oidc
