@@ -84,7 +84,7 @@ class bounded_resource final : public json::memory_resource {
     return p;
   }
   void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-    ::operator delete(p, n, std::align_val_t{align});
+    ::operator delete(p, std::align_val_t{align});
     used_ -= n;
   }
   bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
