@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "oidc/error.hpp"
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -51,6 +53,25 @@ TEST(AuthErrorResult, ValueOfAnErrorResultThrowsSystemErrorWithTheReason) {
     FAIL() << "expected a throw";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), auth_error::token_expired);
+  }
+}
+
+}  // namespace
+}  // namespace oidc
+
+namespace oidc {
+namespace {
+
+TEST(AuthErrorDocs, DocsListEveryCanonicalLabelWithItsStatus) {
+  std::ifstream in(std::string(OIDC_SOURCE_DIR) + "/docs/errors.md");
+  ASSERT_TRUE(in) << "docs/errors.md missing";
+  std::stringstream s;
+  s << in.rdbuf();
+  const std::string doc = s.str();
+  for (const auto& row : auth_error_table) {
+    const std::string cell =
+        "| `" + std::string(row.label) + "` | " + std::to_string(row.http_status) + " |";
+    EXPECT_NE(doc.find(cell), std::string::npos) << "docs/errors.md lacks " << cell;
   }
 }
 
