@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
 #include <boost/json/memory_resource.hpp>
@@ -15,51 +16,73 @@ namespace oidc {
 namespace {
 namespace json = boost::json;
 
-// Validates without building: tracks the member names of every open object and reports a
-// duplicate when the object closes (sorting its names: O(n log n) however they are chosen).
+// Validates without building: records the member names of every open object in an arena and
+// reports a duplicate when the object closes (sorting its names: O(n log n) however they are
+// chosen). Small documents (every JOSE header) never touch the heap.
 struct duplicate_check_handler {
   static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
-  std::vector<std::string> keys;
-  std::vector<std::size_t> object_starts;
-  std::string partial_key;
+  struct key_ref {
+    std::size_t offset;
+    std::size_t size;
+  };
+  boost::container::small_vector<char, 512> arena;  // every open object's names, back to back
+  boost::container::small_vector<key_ref, 32> keys;
+  struct open_object {
+    std::size_t first_key;     // index into keys
+    std::size_t arena_offset;  // where its names start
+  };
+  boost::container::small_vector<open_object, 8> open_objects;
+  std::size_t partial_start = 0;
+  bool in_key = false;
   bool duplicate = false;
+
+  std::string_view name(const key_ref& k) const noexcept {
+    return {arena.data() + k.offset, k.size};
+  }
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
   bool on_array_begin(json::error_code&) { return true; }
   bool on_array_end(std::size_t, json::error_code&) { return true; }
   bool on_object_begin(json::error_code&) {
-    object_starts.push_back(keys.size());
+    open_objects.push_back({keys.size(), arena.size()});
     return true;
   }
   bool on_object_end(std::size_t, json::error_code& ec) {
-    const auto first = keys.begin() + static_cast<std::ptrdiff_t>(object_starts.back());
-    object_starts.pop_back();
-    std::sort(first, keys.end());
-    if (std::adjacent_find(first, keys.end()) != keys.end()) {
+    const open_object closing = open_objects.back();
+    open_objects.pop_back();
+    const auto first = keys.begin() + static_cast<std::ptrdiff_t>(closing.first_key);
+    std::sort(first, keys.end(),
+              [this](const key_ref& a, const key_ref& b) { return name(a) < name(b); });
+    const auto dup = std::adjacent_find(
+        first, keys.end(),
+        [this](const key_ref& a, const key_ref& b) { return name(a) == name(b); });
+    if (dup != keys.end()) {
       duplicate = true;
       ec = json::error::syntax;
       return false;
     }
+    arena.resize(closing.arena_offset);
     keys.erase(first, keys.end());
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    if (!in_key) partial_start = arena.size(), in_key = true;
+    arena.insert(arena.end(), s.begin(), s.end());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
+    on_key_part(s, 0, ec);
+    keys.push_back({partial_start, arena.size() - partial_start});
+    in_key = false;
     return true;
   }
   bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
   bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    partial_key.append(s.data(), s.size());
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
-    partial_key.append(s.data(), s.size());
-    keys.push_back(std::move(partial_key));
-    partial_key.clear();
-    return true;
-  }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
   bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
@@ -79,12 +102,12 @@ class bounded_resource final : public json::memory_resource {
  private:
   void* do_allocate(std::size_t n, std::size_t align) override {
     if (n > cap_ - used_) throw std::bad_alloc();
-    void* p = ::operator new(n, std::align_val_t{align});
+    void* p = ::operator new (n, std::align_val_t{align});
     used_ += n;
     return p;
   }
   void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-    ::operator delete(p, std::align_val_t{align});
+    ::operator delete (p, std::align_val_t{align});
     used_ -= n;
   }
   bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
@@ -114,8 +137,8 @@ result<json::value> parse_json(std::string_view text, const json_limits& limits,
     json::parse_options opt;
     opt.max_depth = limits.max_depth;
     json::error_code ec;
-    json::value v = json::parse(json::string_view(text.data(), text.size()), ec,
-                                std::move(storage), opt);
+    json::value v =
+        json::parse(json::string_view(text.data(), text.size()), ec, std::move(storage), opt);
     if (ec) return auth_error::json_invalid;
     return v;
   } catch (const std::bad_alloc&) {

@@ -55,9 +55,12 @@ TEST(LockedKeyStoreConcurrency, ReadersSeeWholeSetsWhilePublisherSwaps) {
       }
     });
   }
-  for (std::size_t i = 0; i < 500; ++i) store.publish("a", set_of(1 + i % 4));
+  // Keep publishing until the readers demonstrably overlapped with it, however slow the machine.
+  for (std::size_t i = 0; i < 500 || reads.load() < 1000; ++i)
+    store.publish("a", set_of(1 + i % 4));
   stop = true;
-  for (auto& r : readers) r.join();
+  for (auto& r : readers)
+    r.join();
   EXPECT_GT(reads.load(), 0);
 }
 
