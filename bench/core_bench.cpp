@@ -63,9 +63,11 @@ struct fixture {
   std::vector<unsigned char> der_or_raw_signature;
 
   explicit fixture(jws_alg alg) {
-    for (int i = 0; i < 5; ++i) keys.push_back(test::make_test_key(alg, "kid-" + std::to_string(i)));
+    for (int i = 0; i < 5; ++i)
+      keys.push_back(test::make_test_key(alg, "kid-" + std::to_string(i)));
     std::vector<std::shared_ptr<const jwk>> parsed;
-    for (const auto& k : keys) parsed.push_back(std::make_shared<const jwk>(parse_jwk(k.jwk).value()));
+    for (const auto& k : keys)
+      parsed.push_back(std::make_shared<const jwk>(parse_jwk(k.jwk).value()));
     set = std::make_shared<const key_set>(std::move(parsed));
     token = test::sign_test_token(keys[3], id_token_payload()).value();
     const auto parts = split_compact(token, 16384).value();
@@ -117,10 +119,18 @@ void api_verify(benchmark::State& state, const fixture& f, jws_alg alg) {
   }
 }
 
-void BM_RS256_BareEvpDigestVerify(benchmark::State& s) { bare_evp_verify(s, rs256(), EVP_sha256()); }
-void BM_RS256_VerifyJws(benchmark::State& s) { api_verify(s, rs256(), jws_alg::RS256); }
-void BM_ES256_BareEvpDigestVerify(benchmark::State& s) { bare_evp_verify(s, es256(), EVP_sha256()); }
-void BM_ES256_VerifyJws(benchmark::State& s) { api_verify(s, es256(), jws_alg::ES256); }
+void BM_RS256_BareEvpDigestVerify(benchmark::State& s) {
+  bare_evp_verify(s, rs256(), EVP_sha256());
+}
+void BM_RS256_VerifyJws(benchmark::State& s) {
+  api_verify(s, rs256(), jws_alg::RS256);
+}
+void BM_ES256_BareEvpDigestVerify(benchmark::State& s) {
+  bare_evp_verify(s, es256(), EVP_sha256());
+}
+void BM_ES256_VerifyJws(benchmark::State& s) {
+  api_verify(s, es256(), jws_alg::ES256);
+}
 
 void BM_RS256_VerifyIdTokenWithClaims(benchmark::State& state) {
   const auto want = expectations(jws_alg::RS256);
@@ -147,7 +157,8 @@ void BM_ParseAndCheckClaimsWithoutSignature(benchmark::State& state) {
 
 void BM_Base64UrlDecode(benchmark::State& state) {
   std::string raw(static_cast<std::size_t>(state.range(0)), '\0');
-  for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<char>(i * 131u);
+  for (std::size_t i = 0; i < raw.size(); ++i)
+    raw[i] = static_cast<char>(i * 131u);
   const std::string encoded = base64url_encode(raw);
   std::vector<std::uint8_t> out(base64url_decoded_max(encoded.size()));
   for (auto _ : state) {
@@ -163,8 +174,11 @@ void BM_SealedCookieOpen(benchmark::State& state) {
   std::vector<std::uint8_t> key(kCookieKeyBytes, 7);
   (void)ring.add(1, key);
   openssl_random rng;
-  login_state ls{"Zq3bYcYw5uSxP3TfNfr2Lw", "n-0S6_WzA2Mj",
-                 "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "acme", "/dashboard",
+  login_state ls{"Zq3bYcYw5uSxP3TfNfr2Lw",
+                 "n-0S6_WzA2Mj",
+                 "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                 "acme",
+                 "/dashboard",
                  kNow + std::chrono::minutes(10)};
   const std::string sealed = seal_login_state(ring, ls, rng).value();
   for (auto _ : state) {
@@ -201,8 +215,9 @@ class ratio_reporter : public benchmark::ConsoleReporter {
  private:
   void print_ratio(const char* what, const std::string& bare, const std::string& api) {
     if (!cpu_ns_.count(bare) || !cpu_ns_.count(api)) return;
-    std::printf("ratio %s: verify_jws throughput / bare EVP_DigestVerify = %.3f (%.0f ns vs %.0f ns)\n",
-                what, cpu_ns_[bare] / cpu_ns_[api], cpu_ns_[api], cpu_ns_[bare]);
+    std::printf(
+        "ratio %s: verify_jws throughput / bare EVP_DigestVerify = %.3f (%.0f ns vs %.0f ns)\n",
+        what, cpu_ns_[bare] / cpu_ns_[api], cpu_ns_[api], cpu_ns_[bare]);
   }
   std::map<std::string, double> cpu_ns_;
 };

@@ -36,6 +36,9 @@ run_ctest() {
 stage "dependencies"
 scripts/install-deps.sh
 
+stage "formatting (.clang-format)"
+git ls-files -z '*.cpp' '*.hpp' | xargs -0 -r clang-format --dry-run --Werror
+
 stage "release build (warnings are errors)"
 cmake --preset release -DOIDC_WERROR=ON >/dev/null
 cmake --build --preset release -j "$JOBS"

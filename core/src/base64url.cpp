@@ -9,8 +9,10 @@ constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 constexpr std::array<std::uint8_t, 256> make_reverse() {
   std::array<std::uint8_t, 256> t{};
-  for (auto& v : t) v = 0xff;
-  for (std::uint8_t i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = i;
+  for (auto& v : t)
+    v = 0xff;
+  for (std::uint8_t i = 0; i < 64; ++i)
+    t[static_cast<unsigned char>(kAlphabet[i])] = i;
   return t;
 }
 constexpr auto kReverse = make_reverse();

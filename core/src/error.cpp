@@ -42,7 +42,8 @@ constexpr std::array<auth_error_info, static_cast<std::size_t>(auth_error::count
      "The issuer's signing keys are older than the stale-if-error bound; the IdP must be "
      "reachable again."},
     {E::signature_invalid, "signature_invalid", 401, "The signature does not verify."},
-    {E::issuer_mismatch, "issuer_mismatch", 401, "The token's issuer (iss) is not the expected one."},
+    {E::issuer_mismatch, "issuer_mismatch", 401,
+     "The token's issuer (iss) is not the expected one."},
     {E::audience_mismatch, "audience_mismatch", 401,
      "The token's audience (aud) does not include this application."},
     {E::azp_mismatch, "azp_mismatch", 401,
@@ -134,7 +135,8 @@ const std::array<auth_error_info, static_cast<std::size_t>(auth_error::count_)> 
 
 const auth_error_info& info(auth_error e) noexcept {
   const auto i = static_cast<std::size_t>(e);
-  return i < kTable.size() ? kTable[i] : kTable[static_cast<std::size_t>(auth_error::internal_error)];
+  return i < kTable.size() ? kTable[i]
+                           : kTable[static_cast<std::size_t>(auth_error::internal_error)];
 }
 
 auth_error from_label(std::string_view l) noexcept {

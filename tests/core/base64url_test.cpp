@@ -26,7 +26,8 @@ TEST(Base64Url, UsesTheUrlSafeAlphabet) {
 
 TEST(Base64Url, RoundTripsEveryByteValueAndLength) {
   std::string all;
-  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (int i = 0; i < 256; ++i)
+    all.push_back(static_cast<char>(i));
   for (std::size_t n = 0; n <= all.size(); ++n) {
     const auto s = all.substr(0, n);
     auto decoded = base64url_decode(base64url_encode(s));
@@ -36,7 +37,8 @@ TEST(Base64Url, RoundTripsEveryByteValueAndLength) {
 }
 
 TEST(Base64Url, RejectsPaddingWhitespaceAndForeignCharacters) {
-  for (std::string_view bad : {"Zg==", "Zm8=", "Zm9v\n", " Zm9v", "Zm+v", "Zm/v", "Zm9v!", "Z\0g"}) {
+  for (std::string_view bad :
+       {"Zg==", "Zm8=", "Zm9v\n", " Zm9v", "Zm+v", "Zm/v", "Zm9v!", "Z\0g"}) {
     auto r = base64url_decode(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error(), auth_error::base64_invalid) << bad;

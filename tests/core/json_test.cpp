@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include <boost/json/monotonic_resource.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/monotonic_resource.hpp>
 
 namespace oidc {
 namespace {
@@ -45,15 +45,16 @@ TEST(BoundedJson, RejectsInputBeyondTheSizeLimit) {
 
 TEST(BoundedJson, RejectsDocumentsThatNeedMoreMemoryThanAllowed) {
   std::string many = "[";
-  for (int i = 0; i < 2000; ++i) many += "[],";
+  for (int i = 0; i < 2000; ++i)
+    many += "[],";
   many += "[]]";
   EXPECT_EQ(parse_json(many, json_limits{1 << 20, 4, 4096}).error(), auth_error::json_too_large);
   EXPECT_TRUE(parse_json(many, json_limits{1 << 20, 4, 1 << 20}));
 }
 
 TEST(BoundedJson, RejectsSyntaxErrorsTrailingDataAndComments) {
-  for (std::string_view bad : {"", "{", R"({"a":1,})", R"({"a":1} x)", R"({"a":1}{})",
-                               "/*c*/{}", "{'a':1}", "NaN", R"({"a":01})"}) {
+  for (std::string_view bad : {"", "{", R"({"a":1,})", R"({"a":1} x)", R"({"a":1}{})", "/*c*/{}",
+                               "{'a':1}", "NaN", R"({"a":01})"}) {
     auto r = parse_json(bad, kJoseJsonLimits);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error(), auth_error::json_invalid) << bad;

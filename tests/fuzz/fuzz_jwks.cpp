@@ -8,7 +8,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto r = oidc::parse_jwks(text);
   if (r && r->keys) {
-    for (const auto& k : r->keys->keys()) (void)r->keys->find(k->kid, oidc::jws_alg::RS256);
+    for (const auto& k : r->keys->keys())
+      (void)r->keys->find(k->kid, oidc::jws_alg::RS256);
   }
   return 0;
 }

@@ -34,7 +34,7 @@ inline std::string read_file(const std::filesystem::path& p) {
 }  // namespace oidc::test
 
 // Use at the top of a test body: skips (or fails under CI=true) when the vector file is absent.
-#define OIDC_REQUIRE_TESTDATA(relative_path, out_path_var)                                    \
+#define OIDC_REQUIRE_TESTDATA(relative_path, out_path_var)                                   \
   const std::filesystem::path out_path_var =                                                 \
       ::oidc::test::shared_testdata_dir() / (relative_path);                                 \
   if (!std::filesystem::exists(out_path_var)) {                                              \

@@ -104,10 +104,18 @@ extern const std::array<auth_error_info, static_cast<std::size_t>(auth_error::co
     auth_error_table;
 
 const auth_error_info& info(auth_error e) noexcept;
-inline std::string_view label(auth_error e) noexcept { return info(e).label; }
-inline unsigned http_status(auth_error e) noexcept { return info(e).http_status; }
-inline std::string_view message(auth_error e) noexcept { return info(e).message; }
-inline constexpr std::size_t index(auth_error e) noexcept { return static_cast<std::size_t>(e); }
+inline std::string_view label(auth_error e) noexcept {
+  return info(e).label;
+}
+inline unsigned http_status(auth_error e) noexcept {
+  return info(e).http_status;
+}
+inline std::string_view message(auth_error e) noexcept {
+  return info(e).message;
+}
+inline constexpr std::size_t index(auth_error e) noexcept {
+  return static_cast<std::size_t>(e);
+}
 
 // Looks a reason up by its label (for tests, tools and config); count_ when unknown.
 auth_error from_label(std::string_view label) noexcept;

@@ -33,6 +33,8 @@ using ec_point_ptr = std::unique_ptr<EC_POINT, ossl_deleter<EC_POINT_free>>;
 using ossl_param_bld_ptr = std::unique_ptr<OSSL_PARAM_BLD, ossl_deleter<OSSL_PARAM_BLD_free>>;
 using ossl_param_ptr = std::unique_ptr<OSSL_PARAM, ossl_deleter<OSSL_PARAM_free>>;
 
-inline void clear_openssl_errors() noexcept { ERR_clear_error(); }
+inline void clear_openssl_errors() noexcept {
+  ERR_clear_error();
+}
 
 }  // namespace oidc
