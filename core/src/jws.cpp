@@ -100,21 +100,48 @@ bool all_zero(std::span<const std::uint8_t> s) noexcept {
   return std::all_of(s.begin(), s.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-// Raw r||s to the DER ECDSA-Sig-Value OpenSSL verifies. Returns the DER length, 0 on failure.
+// Raw r||s to the DER ECDSA-Sig-Value OpenSSL verifies (RFC 3279 §2.2.3), encoded by hand: two
+// unsigned big-endian INTEGERs in a SEQUENCE. No BIGNUMs and no allocation on the hot path.
+// Returns the DER length, 0 when `der` is too small.
 std::size_t ecdsa_raw_to_der(std::span<const std::uint8_t> raw, std::span<std::uint8_t> der) {
   const std::size_t half = raw.size() / 2;
-  ecdsa_sig_ptr sig(ECDSA_SIG_new());
-  BIGNUM* r = BN_bin2bn(raw.data(), static_cast<int>(half), nullptr);
-  BIGNUM* s = BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr);
-  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    return 0;
+  struct integer {
+    std::span<const std::uint8_t> bytes;  // minimal, non-empty
+    bool pad;                             // a 0x00 keeps the value positive
+    std::size_t content() const noexcept { return bytes.size() + (pad ? 1 : 0); }
+  };
+  auto minimal = [](std::span<const std::uint8_t> v) {
+    std::size_t i = 0;
+    while (i + 1 < v.size() && v[i] == 0)
+      ++i;
+    const auto b = v.subspan(i);
+    return integer{b, (b[0] & 0x80u) != 0};
+  };
+  const integer ints[2] = {minimal(raw.first(half)), minimal(raw.subspan(half, half))};
+  auto length_size = [](std::size_t n) -> std::size_t { return n < 0x80 ? 1 : n < 0x100 ? 2 : 3; };
+  std::size_t body = 0;
+  for (const auto& i : ints)
+    body += 1 + length_size(i.content()) + i.content();
+  const std::size_t total = 1 + length_size(body) + body;
+  if (total > der.size()) return 0;
+  std::size_t o = 0;
+  auto put_length = [&](std::size_t n) {
+    if (n >= 0x100)
+      der[o++] = 0x82, der[o++] = static_cast<std::uint8_t>(n >> 8);
+    else if (n >= 0x80)
+      der[o++] = 0x81;
+    der[o++] = static_cast<std::uint8_t>(n);
+  };
+  der[o++] = 0x30;
+  put_length(body);
+  for (const auto& i : ints) {
+    der[o++] = 0x02;
+    put_length(i.content());
+    if (i.pad) der[o++] = 0x00;
+    std::copy(i.bytes.begin(), i.bytes.end(), der.begin() + static_cast<std::ptrdiff_t>(o));
+    o += i.bytes.size();
   }
-  const int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  if (len <= 0 || static_cast<std::size_t>(len) > der.size()) return 0;
-  unsigned char* p = der.data();
-  return i2d_ECDSA_SIG(sig.get(), &p) == len ? static_cast<std::size_t>(len) : 0;
+  return o;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
