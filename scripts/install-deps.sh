@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git ca-certificates ccache
+  build-essential cmake pkg-config git ca-certificates ccache curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl prometheus-cpp-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

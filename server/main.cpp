@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+// oidc-callback-server: `--config FILE` runs the server, `--check-config` validates and exits,
+// `import-accounts --config FILE CSV` loads accounts into the SQLite account database.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "accounts.hpp"
+#include "app.hpp"
+#include "blocking_pool.hpp"
+#include "oidc/config.hpp"
+#include "oidc/net/http_client.hpp"
+#include "oidc/net/http_server.hpp"
+#include "revocations.hpp"
+#include "runtime_secrets.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace net = oidc::net;
+using oidc::server::app;
+
+int usage() {
+  std::cerr << "usage: oidc-callback-server --config FILE [--check-config]\n"
+               "       oidc-callback-server import-accounts --config FILE ACCOUNTS.csv\n";
+  return 2;
+}
+
+// One JSON line per request: what operators need, never codes, tokens, verifiers or cookies.
+void access_log(const oidc::server::handled_request& h, const net::request& req,
+                std::chrono::nanoseconds duration) {
+  boost::json::object o;
+  o["ts"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  o["request_id"] = h.request_id;
+  o["method"] = std::string_view(req.method_string());
+  o["route"] = h.route;
+  o["status"] = h.response.result_int();
+  o["duration_us"] = std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+  if (!h.organisation.empty()) o["org"] = h.organisation;
+  if (h.reason != oidc::auth_error::ok) o["reason"] = oidc::label(h.reason);
+  std::string line = boost::json::serialize(o);
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// A free coroutine taking its arguments by value (GCC 12: no capturing coroutine lambdas).
+asio::awaitable<net::response> serve(app* a, net::request req, net::connection_info conn) {
+  const auto start = std::chrono::steady_clock::now();
+  net::request head;  // only the request line and method reach the log
+  head.method(req.method());
+  auto op = a->handle(std::move(req), conn);
+  auto handled = co_await std::move(op);
+  access_log(handled, head, std::chrono::steady_clock::now() - start);
+  co_return std::move(handled.response);
+}
+
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+asio::awaitable<void> shut_down(net::http_server* server, std::chrono::milliseconds drain,
+                                net::http_client* client, asio::io_context* io) {
+  auto op = server->shutdown(drain);
+  co_await std::move(op);
+  client->shutdown();
+  io->stop();
+}
+
+int import_accounts(const oidc::server_config& config, const std::string& csv) {
+  if (config.accounts.database != oidc::account_database_t::sqlite) {
+    std::cerr << "import-accounts: the configured account database is not SQLite\n";
+    return 1;
+  }
+  try {
+    auto db = oidc::server::account_database::open(config.accounts.sqlite_path);
+    std::vector<std::string> orgs;
+    for (const auto& o : config.organisations())
+      orgs.push_back(o.name);
+    auto r = oidc::server::import_accounts_csv_file(*db, csv, orgs);
+    std::cout << oidc::server::format_import_report(r);
+    return r.ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "import-accounts: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  bool import = false;
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg == "--check-config") {
+      check_only = true;
+    } else if (arg == "import-accounts" && i == 1) {
+      import = true;
+    } else if (arg == "--help" || arg == "-h") {
+      usage();
+      return 0;
+    } else if (!arg.starts_with("-")) {
+      positional.emplace_back(arg);
+    } else {
+      return usage();
+    }
+  }
+  if (config_path.empty() || (import && positional.size() != 1) || (!import && !positional.empty()))
+    return usage();
+
+  auto loaded = oidc::server::load_config_file(config_path);
+  if (!loaded) {
+    std::cerr << config_path << ": configuration refused:\n" << oidc::format_errors(loaded.error());
+    return 1;
+  }
+  std::shared_ptr<const oidc::server_config> config = *loaded;
+  if (import) return import_accounts(*config, positional[0]);
+
+  auto secrets = oidc::server::load_runtime_secrets(*config, oidc::server::system_secret_reader());
+  if (!secrets) {
+    std::cerr << config_path << ": secrets refused:\n" << oidc::format_errors(secrets.error());
+    return 1;
+  }
+  // The development cookie mode drops Secure and __Host-: loopback listeners only (checked by
+  // the parser, checked again here before anything binds).
+  if (config->server.cookie_mode == oidc::cookie_mode_t::development) {
+    for (const auto& l : config->server.listen) {
+      if (!l.loopback) {
+        std::cerr << "refusing the development cookie mode on non-loopback listener " << l.address
+                  << "\n";
+        return 1;
+      }
+    }
+  }
+  if (check_only) {
+    std::cout << config_path << ": configuration OK (" << config->organisations().size()
+              << " organisations)\n";
+    return 0;
+  }
+
+  raise_nofile_limit();
+  const unsigned threads = config->server.io_threads != 0
+                               ? config->server.io_threads
+                               : std::max(1u, std::thread::hardware_concurrency());
+  asio::io_context io(static_cast<int>(threads));
+
+  std::string ca_file = config->upstream.ca_file ? config->upstream.ca_file->string() : "";
+  auto client_tls = net::make_client_tls_context(ca_file);
+  if (!client_tls) {
+    std::cerr << "cannot build the upstream TLS context (upstream.ca_file)\n";
+    return 1;
+  }
+  net::client_options copts;
+  copts.tls = *client_tls;
+  copts.allow_plain_http_loopback = config->upstream.allow_plain_http_loopback;
+  copts.connect_timeout = config->timeouts.upstream_connect;
+  copts.read_timeout = config->timeouts.upstream_read;
+  copts.total_timeout = config->timeouts.upstream_total;
+  copts.max_idle_age = config->timeouts.upstream_pool_idle;
+  copts.max_response_bytes = config->limits.max_upstream_response_bytes;
+  copts.max_connections_per_origin = config->limits.max_upstream_connections_per_host;
+  auto client = std::make_shared<net::http_client>(io.get_executor(), copts);
+
+  oidc::server::blocking_pool pool(2);
+  oidc::server::app_dependencies deps;
+  deps.config = config;
+  deps.secrets = std::move(*secrets);
+  deps.client = client;
+  deps.blocking = &pool;
+  deps.demo_page = config->server.cookie_mode == oidc::cookie_mode_t::development;
+  if (config->accounts.database == oidc::account_database_t::sqlite) {
+    try {
+      auto db = oidc::server::account_database::open(config->accounts.sqlite_path);
+      deps.accounts = std::make_shared<oidc::server::sqlite_account_directory>(db);
+      oidc::server::revocation_cache_options ropts;
+      ropts.ttl = config->timeouts.revocation_cache_ttl;
+      deps.revocations = std::make_shared<oidc::server::revocation_store>(
+          std::make_shared<oidc::server::sqlite_revocation_backend>(db), ropts);
+    } catch (const std::exception& e) {
+      std::cerr << "account database: " << e.what() << "\n";
+      return 1;
+    }
+  } else {
+    std::cerr << "accounts.database \"postgres\" is not supported by this build yet\n";
+    return 1;
+  }
+  app application(std::move(deps));
+
+  app* a = &application;
+  net::http_server server(io, [a](net::request req, net::connection_info conn) {
+    return serve(a, std::move(req), conn);
+  });
+  for (const auto& l : config->server.listen) {
+    net::listener_options lo;
+    lo.address = l.address;
+    lo.port = l.port;
+    lo.max_header_bytes = config->limits.max_header_bytes;
+    lo.max_body_bytes = config->limits.max_body_bytes;
+    lo.max_connections = config->limits.max_connections;
+    lo.header_read_timeout = config->timeouts.header_read;
+    lo.body_read_timeout = config->timeouts.body_read;
+    lo.idle_timeout = config->timeouts.idle_keep_alive;
+    if (l.tls) {
+      auto tls = net::make_server_tls_context(l.tls->cert_file.string(), l.tls->key_file.string());
+      if (!tls) {
+        std::cerr << "cannot load TLS files for listener " << l.address << ":" << l.port << "\n";
+        return 1;
+      }
+      lo.tls = *tls;
+    }
+    auto bound = server.listen(lo);
+    if (!bound) {
+      std::cerr << "cannot listen on " << l.address << ":" << l.port << ": "
+                << bound.error().message() << "\n";
+      return 1;
+    }
+    if (config->server.cookie_mode == oidc::cookie_mode_t::development &&
+        !bound->address().is_loopback()) {
+      std::cerr << "refusing the development cookie mode on non-loopback " << bound->address()
+                << "\n";
+      return 1;
+    }
+    std::cerr << R"({"event":"listening","address":")" << bound->address().to_string()
+              << R"(","port":)" << bound->port() << (l.tls ? R"(,"tls":true})" : "}") << "\n";
+  }
+  application.set_ready(true);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  const auto drain = config->timeouts.shutdown_drain;
+  net::http_server* srv = &server;
+  net::http_client* cli = client.get();
+  asio::io_context* iop = &io;
+  signals.async_wait(
+      [&application, srv, drain, cli, iop](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        application.set_ready(false);
+        std::cerr << R"({"event":"shutting_down"})"
+                  << "\n";
+        asio::co_spawn(*iop, shut_down(srv, drain, cli, iop), asio::detached);
+      });
+
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < threads; ++i)
+    workers.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& w : workers)
+    w.join();
+  pool.join();
+  std::cerr << R"({"event":"stopped"})"
+            << "\n";
+  return 0;
+}

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: Apache-2.0
+// HTTP/1.1 listener: an accept coroutine per listener, one coroutine per connection on its own
+// strand (plain and TLS share one templated body), per-phase deadlines, limits, graceful drain.
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "oidc/net/http_server.hpp"
+
+namespace oidc::net {
+namespace {
+
+using tcp = asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+using boost::system::error_code;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+using done_channel = asio::experimental::concurrent_channel<void(error_code)>;
+
+// State of one connection shared with the server (drain) and the deadline watchdog. Touched only
+// on the connection's strand.
+struct connection_state : std::enable_shared_from_this<connection_state> {
+  explicit connection_state(const asio::any_io_executor& strand)
+      : executor(strand), watchdog(strand) {}
+
+  asio::any_io_executor executor;
+  asio::steady_timer watchdog;
+  asio::cancellation_signal cancel;
+  beast::tcp_stream* lowest = nullptr;  // set while the connection coroutine owns a stream
+  bool in_request = false;              // headers read, response not yet written
+  bool draining = false;                // finish the current response, then close
+  bool timed_out = false;
+  std::uint64_t generation = 0;
+
+  // A read deadline that cancels (not closes) the socket, so a 408 can still be written.
+  void arm(std::chrono::milliseconds d) {
+    const auto gen = ++generation;
+    timed_out = false;
+    watchdog.expires_after(d);
+    watchdog.async_wait([self = shared_from_this(), gen](error_code ec) {
+      if (ec || self->generation != gen) return;
+      self->timed_out = true;
+      if (self->lowest != nullptr) {
+        error_code ignored;
+        self->lowest->socket().cancel(ignored);
+      }
+    });
+  }
+  void disarm() {
+    ++generation;
+    watchdog.cancel();
+  }
+};
+
+struct listener_state {
+  listener_options options;
+  tcp::acceptor acceptor;
+  listener_state(listener_options o, asio::io_context& io) : options(std::move(o)), acceptor(io) {}
+};
+
+bool is_normal_close(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+         ec == asio::ssl::error::stream_truncated || ec == asio::error::broken_pipe ||
+         ec == asio::error::bad_descriptor;
+}
+
+// Listeners and live connections; http_server::impl is this type.
+struct server_state {
+  server_state(asio::io_context& io_context, request_handler h, server_observer* o)
+      : io(io_context), handler(std::move(h)), observer(o) {}
+
+  asio::io_context& io;
+  request_handler handler;
+  server_observer* observer;
+
+  mutable std::mutex mutex;
+  std::vector<std::shared_ptr<listener_state>> listeners;
+  std::list<std::shared_ptr<connection_state>> connections;
+  std::shared_ptr<done_channel> all_closed;  // set by shutdown(): signalled when none is left
+  std::atomic<std::size_t> open{0};
+  std::atomic<bool> stopping{false};
+
+  void notify(connection_event e) const noexcept {
+    if (observer != nullptr) observer->on_connection_event(e);
+  }
+
+  std::list<std::shared_ptr<connection_state>>::iterator track(
+      std::shared_ptr<connection_state> c) {
+    std::lock_guard lock(mutex);
+    open.fetch_add(1);
+    return connections.insert(connections.end(), std::move(c));
+  }
+
+  void untrack(std::list<std::shared_ptr<connection_state>>::iterator it) {
+    std::shared_ptr<done_channel> waiter;
+    {
+      std::lock_guard lock(mutex);
+      connections.erase(it);
+      if (open.fetch_sub(1) == 1) waiter = all_closed;
+    }
+    if (waiter) waiter->try_send(error_code{});
+  }
+
+  // Runs `f(state)` on each connection's strand.
+  template <class F>
+  void for_each_connection(F f) {
+    std::lock_guard lock(mutex);
+    for (const auto& c : connections) {
+      asio::post(c->executor, [c, f] { f(*c); });
+    }
+  }
+
+  void close_acceptors() {
+    std::lock_guard lock(mutex);
+    for (const auto& l : listeners) {
+      asio::post(l->acceptor.get_executor(), [l] {
+        error_code ignored;
+        l->acceptor.close(ignored);
+      });
+    }
+  }
+};
+
+}  // namespace
+
+struct http_server::impl : server_state {
+  using server_state::server_state;
+};
+
+namespace {
+
+using impl_ptr = std::shared_ptr<server_state>;
+
+response make_error_response(http::status status, unsigned version, std::string_view body) {
+  response res{status, version};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::string(body);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+template <class Stream>
+asio::awaitable<void> write_and_close(Stream& stream, beast::tcp_stream& lowest, response res,
+                                      std::chrono::milliseconds timeout) {
+  lowest.expires_after(timeout);
+  auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
+  (void)ec;
+  (void)n;
+}
+
+void close_socket(beast::tcp_stream& lowest) {
+  error_code ignored;
+  lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  lowest.socket().close(ignored);
+}
+
+// The request/response loop shared by plain and TLS connections.
+template <class Stream>
+asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_state> state,
+                                     Stream& stream, std::shared_ptr<listener_state> listener,
+                                     connection_info info) {
+  const listener_options& opt = listener->options;
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  beast::flat_buffer buffer;
+  std::size_t served = 0;
+  for (;;) {
+    if (state->draining || self->stopping.load()) {
+      self->notify(connection_event::closed);
+      co_return;
+    }
+    // Between keep-alive requests: wait for the first byte of the next one under idle_timeout.
+    auto started = clock::now();
+    if (served > 0 && buffer.size() == 0) {
+      lowest.expires_never();
+      state->arm(opt.idle_timeout);
+      auto space = buffer.prepare(4096);
+      auto [ec, n] = co_await stream.async_read_some(space, tuple_awaitable);
+      state->disarm();
+      if (ec) {
+        self->notify(state->timed_out ? connection_event::idle_timeout : connection_event::closed);
+        co_return;
+      }
+      buffer.commit(n);
+      started = clock::now();
+    }
+
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(opt.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(opt.max_body_bytes);
+    lowest.expires_never();
+    state->arm(opt.header_read_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
+    (void)hn;
+    state->disarm();
+    if (hec) {
+      if (state->timed_out) {
+        self->notify(connection_event::header_timeout);
+        {
+          auto err = make_error_response(http::status::request_timeout, 11, "request_timeout");
+          auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
+          co_await std::move(send);
+        }
+      } else if (hec == http::error::header_limit) {
+        self->notify(connection_event::headers_too_large);
+        {
+          auto err = make_error_response(http::status::request_header_fields_too_large, 11,
+                                         "headers_too_large");
+          auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
+          co_await std::move(send);
+        }
+      } else if (hec == http::error::body_limit) {
+        // A declared Content-Length beyond the limit is refused before any body byte is read.
+        self->notify(connection_event::body_too_large);
+        {
+          auto err = make_error_response(http::status::payload_too_large, 11, "body_too_large");
+          auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
+          co_await std::move(send);
+        }
+      } else if (is_normal_close(hec)) {
+        self->notify(connection_event::closed);
+      } else {
+        self->notify(connection_event::bad_request);
+        {
+          auto err = make_error_response(http::status::bad_request, 11, "bad_request");
+          auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
+          co_await std::move(send);
+        }
+      }
+      co_return;
+    }
+    state->in_request = true;
+    const unsigned version = parser.get().version();
+
+    if (!parser.is_done()) {
+      state->arm(opt.body_read_timeout);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+      (void)bn;
+      state->disarm();
+      if (bec) {
+        if (state->timed_out) {
+          self->notify(connection_event::body_timeout);
+          {
+            auto err =
+                make_error_response(http::status::request_timeout, version, "request_timeout");
+            auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
+            co_await std::move(send);
+          }
+        } else if (bec == http::error::body_limit) {
+          self->notify(connection_event::body_too_large);
+          {
+            auto err =
+                make_error_response(http::status::payload_too_large, version, "body_too_large");
+            auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
+            co_await std::move(send);
+          }
+        } else if (is_normal_close(bec) || bec == http::error::partial_message) {
+          self->notify(connection_event::closed);
+        } else {
+          self->notify(connection_event::bad_request);
+          {
+            auto err = make_error_response(http::status::bad_request, version, "bad_request");
+            auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
+            co_await std::move(send);
+          }
+        }
+        co_return;
+      }
+    }
+
+    request req = parser.release();
+    const bool keep_alive = req.keep_alive();
+    std::optional<response> handled;
+    try {
+      // The request is copied only when an observer wants to see it afterwards.
+      request handler_request = self->observer != nullptr ? req : std::move(req);
+      auto call = self->handler(std::move(handler_request), info);
+      handled.emplace(co_await std::move(call));
+    } catch (...) {
+      handled.reset();
+    }
+    if (!handled) {
+      self->notify(connection_event::handler_exception);
+      handled.emplace(
+          make_error_response(http::status::internal_server_error, version, "internal_error"));
+    }
+    response& res = *handled;
+    res.version(version);
+    const bool keep = keep_alive && res.keep_alive() && !state->draining && !self->stopping.load();
+    res.keep_alive(keep);
+    res.prepare_payload();
+    lowest.expires_after(opt.write_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
+    (void)wn;
+    lowest.expires_never();
+    state->in_request = false;
+    ++served;
+    if (self->observer != nullptr) {
+      self->observer->on_request_done(
+          req, res.result_int(),
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started));
+    }
+    if (wec || !keep) {
+      self->notify(connection_event::closed);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> run_connection(impl_ptr self, std::shared_ptr<connection_state> state,
+                                     std::list<std::shared_ptr<connection_state>>::iterator tracked,
+                                     tcp::socket socket, std::shared_ptr<listener_state> listener) {
+  connection_info info;
+  error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (!ec) {
+    info.peer = remote.address();
+    info.peer_port = remote.port();
+  }
+  const auto local = socket.local_endpoint(ec);
+  if (!ec) {
+    info.local = local.address();
+    info.local_port = local.port();
+  }
+  self->notify(connection_event::opened);
+  try {
+    if (!listener->options.tls) {
+      beast::tcp_stream stream(std::move(socket));
+      state->lowest = &stream;
+      auto serve = serve_requests(self, state, stream, listener, info);
+      co_await std::move(serve);
+      state->lowest = nullptr;
+      close_socket(stream);
+    } else {
+      info.tls = true;
+      beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)),
+                                                  *listener->options.tls);
+      beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+      state->lowest = &lowest;
+      lowest.expires_after(listener->options.tls_handshake_timeout);
+      auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+      if (hec) {
+        self->notify(connection_event::tls_handshake_failed);
+      } else {
+        auto serve = serve_requests(self, state, stream, listener, info);
+        co_await std::move(serve);
+      }
+      state->lowest = nullptr;
+      // No close_notify round trip: the peer would make the close wait on its answer.
+      close_socket(lowest);
+    }
+  } catch (...) {
+    state->lowest = nullptr;
+  }
+  state->disarm();
+  self->untrack(tracked);
+}
+
+asio::awaitable<void> accept_loop(impl_ptr self, std::shared_ptr<listener_state> listener) {
+  for (;;) {
+    auto strand = asio::make_strand(self->io);
+    auto [ec, socket] = co_await listener->acceptor.async_accept(strand, tuple_awaitable);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || self->stopping.load() ||
+          !listener->acceptor.is_open()) {
+        co_return;
+      }
+      // Out of descriptors or similar: back off briefly instead of spinning.
+      asio::steady_timer pause(self->io, std::chrono::milliseconds(10));
+      co_await pause.async_wait(tuple_awaitable);
+      continue;
+    }
+    if (self->stopping.load() || self->open.load() >= listener->options.max_connections) {
+      self->notify(connection_event::rejected_limit);
+      error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    auto state = std::make_shared<connection_state>(asio::any_io_executor(strand));
+    // Counted at accept time, so max_connections and shutdown never miss a connection whose
+    // coroutine has not started yet.
+    const auto tracked = self->track(state);
+    auto slot = state->cancel.slot();
+    asio::co_spawn(strand, run_connection(self, state, tracked, std::move(socket), listener),
+                   asio::bind_cancellation_slot(slot, asio::detached));
+  }
+}
+
+asio::awaitable<void> wait_closed(std::shared_ptr<done_channel> channel,
+                                  std::chrono::milliseconds limit) {
+  using namespace asio::experimental::awaitable_operators;
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, limit);
+  auto receive = channel->async_receive(tuple_awaitable);
+  auto expire = timer.async_wait(tuple_awaitable);
+  auto both = std::move(receive) || std::move(expire);
+  auto r = co_await std::move(both);
+  (void)r;
+}
+
+}  // namespace
+
+http_server::http_server(asio::io_context& io, request_handler handler, server_observer* observer)
+    : impl_(std::make_shared<impl>(io, std::move(handler), observer)) {}
+
+http_server::~http_server() {
+  impl_->stopping.store(true);
+  impl_->close_acceptors();
+  impl_->for_each_connection([](connection_state& c) {
+    c.cancel.emit(asio::cancellation_type::terminal);
+    if (c.lowest != nullptr) close_socket(*c.lowest);
+  });
+}
+
+boost::system::result<asio::ip::tcp::endpoint> http_server::listen(
+    const listener_options& options) {
+  error_code ec;
+  const std::string host =
+      options.address == "localhost" ? std::string("127.0.0.1") : options.address;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return ec;
+  auto listener = std::make_shared<listener_state>(options, impl_->io);
+  const tcp::endpoint endpoint(address, options.port);
+  auto& acceptor = listener->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ec;
+  const auto bound = acceptor.local_endpoint(ec);
+  if (ec) return ec;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->listeners.push_back(listener);
+  }
+  asio::co_spawn(impl_->io, accept_loop(impl_, listener), asio::detached);
+  return bound;
+}
+
+asio::awaitable<void> http_server::shutdown(std::chrono::milliseconds drain) {
+  auto self = impl_;
+  self->stopping.store(true);
+  self->close_acceptors();
+  auto channel = std::make_shared<done_channel>(co_await asio::this_coro::executor, 1);
+  {
+    std::lock_guard lock(self->mutex);
+    self->all_closed = channel;
+    if (self->open.load() == 0) channel->try_send(error_code{});
+  }
+  // Idle connections (waiting for a request) close now; busy ones close after their response.
+  self->for_each_connection([](connection_state& c) {
+    c.draining = true;
+    if (!c.in_request && c.lowest != nullptr) {
+      error_code ignored;
+      c.lowest->socket().cancel(ignored);
+    }
+  });
+  auto drained = wait_closed(channel, drain);
+  co_await std::move(drained);
+  if (self->open.load() == 0) co_return;
+  // Drain expired: cancel handlers and close sockets, then wait for the coroutines to unwind.
+  self->for_each_connection([](connection_state& c) {
+    c.cancel.emit(asio::cancellation_type::terminal);
+    if (c.lowest != nullptr) close_socket(*c.lowest);
+  });
+  while (self->open.load() != 0) {
+    auto closed = wait_closed(channel, std::chrono::milliseconds(1000));
+    co_await std::move(closed);
+  }
+}
+
+std::size_t http_server::open_connections() const noexcept {
+  return impl_->open.load();
+}
+
+}  // namespace oidc::net

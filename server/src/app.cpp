@@ -1,0 +1,783 @@
+// SPDX-License-Identifier: Apache-2.0
+// Router and handlers of the callback server (the Beast-facing part; pure helpers live in their
+// own files).
+#include "app.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <openssl/crypto.h>
+#include <boost/asio/this_coro.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "aadsts.hpp"
+#include "cookies.hpp"
+#include "error_page.hpp"
+#include "http_params.hpp"
+#include "oidc/claims.hpp"
+#include "oidc/json.hpp"
+#include "oidc/pkce.hpp"
+#include "oidc/sealed_cookie.hpp"
+#include "oidc/session_token.hpp"
+#include "organisation.hpp"
+#include "return_to.hpp"
+
+namespace oidc::server {
+namespace {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using std::chrono::seconds;
+
+constexpr std::string_view kLoginPath = "/api/single-sign-on/login";
+constexpr std::string_view kCallbackPath = "/api/single-sign-on";
+constexpr std::string_view kLogoutPath = "/api/single-sign-on/logout";
+constexpr std::string_view kSessionPath = "/api/session";
+constexpr std::size_t kMaxCodeBytes = 4096;
+constexpr std::size_t kMaxHintBytes = 256;
+
+std::string_view header(const net::request& req, http::field f) {
+  auto it = req.find(f);
+  return it == req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+std::string_view header(const net::request& req, std::string_view name) {
+  auto it = req.find(name);
+  return it == req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+std::optional<ip_address> to_ip(const boost::asio::ip::address& a) {
+  ip_address out;
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  } else if (a.is_v6()) {
+    out.family = ip_address::family_t::v6;
+    const auto b = a.to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  } else {
+    return std::nullopt;
+  }
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+auth_error classify_client_error(const boost::system::error_code& ec) {
+  if (ec == net::client_errc::timeout) return auth_error::idp_timeout;
+  if (ec == net::client_errc::response_too_large || ec == net::client_errc::bad_response)
+    return auth_error::idp_bad_response;
+  return auth_error::idp_unreachable;
+}
+
+}  // namespace
+
+struct app::request_context {
+  net::request req;
+  net::connection_info conn;
+  handled_request out;
+  std::string_view path;
+  std::string_view query;
+  bool json = false;
+  const organisation_config* org = nullptr;
+  resolved_organisation where;
+  cookie_jar cookies;
+
+  void respond(unsigned status, std::string_view content_type, std::string body) {
+    auto& res = out.response;
+    res.result(status);
+    res.version(req.version());
+    res.set(http::field::content_type, content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Request-Id", out.request_id);
+    if (content_type.starts_with("text/html")) {
+      res.set("Content-Security-Policy",
+              "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+              "frame-ancestors 'none'");
+    }
+    res.body() = std::move(body);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+  }
+
+  void redirect(std::string_view location) {
+    respond(302, "text/plain; charset=utf-8", {});
+    out.response.set(http::field::location, location);
+  }
+
+  void fail(auth_error reason, const aadsts_info* aadsts = nullptr, std::string idp_error = {},
+            unsigned status_override = 0) {
+    out.reason = reason;
+    error_view v;
+    v.reason = reason;
+    v.aadsts = aadsts;
+    v.idp_error = std::move(idp_error);
+    v.request_id = out.request_id;
+    if (org) v.retry_url = std::string(kLoginPath);
+    const unsigned status = status_override ? status_override : http_status(reason);
+    if (json)
+      respond(status, "application/json", render_error_json(v));
+    else
+      respond(status, "text/html; charset=utf-8", render_error_html(v));
+  }
+};
+
+app::app(app_dependencies deps) : deps_(std::move(deps)) {
+  if (!deps_.keys) deps_.keys = std::make_shared<locked_key_store>();
+  if (!deps_.rng) deps_.rng = std::make_shared<openssl_random>();
+  if (!deps_.clock) deps_.clock = [] { return std::chrono::system_clock::now(); };
+}
+
+std::chrono::sys_seconds app::now() const {
+  return std::chrono::floor<seconds>(deps_.clock());
+}
+
+boost::asio::awaitable<handled_request> app::handle(net::request req, net::connection_info conn) {
+  request_context ctx;
+  ctx.req = std::move(req);
+  ctx.conn = conn;
+  ctx.out.request_id = hex(request_counter_.fetch_add(1) + 1);
+  ctx.path = path_of(ctx.req.target());
+  ctx.query = query_of(ctx.req.target());
+  ctx.json = wants_json(header(ctx.req, http::field::accept));
+  auto routed = route(ctx);
+  co_await std::move(routed);
+  co_return std::move(ctx.out);
+}
+
+boost::asio::awaitable<void> app::route(request_context& ctx) {
+  const auto method = ctx.req.method();
+  const bool get = method == http::verb::get || method == http::verb::head;
+  if (ctx.path == "/healthz") {
+    ctx.out.route = "healthz";
+    ctx.respond(200, "text/plain; charset=utf-8", "ok\n");
+    co_return;
+  }
+  if (ctx.path == "/readyz") {
+    ctx.out.route = "readyz";
+    if (ready_.load())
+      ctx.respond(200, "text/plain; charset=utf-8", "ready\n");
+    else
+      ctx.respond(503, "text/plain; charset=utf-8", "starting\n");
+    co_return;
+  }
+  if (ctx.path == "/.well-known/jwks.json") {
+    ctx.out.route = "jwks";
+    ctx.respond(200, "application/jwk-set+json", deps_.secrets.sessions->jwks_json());
+    ctx.out.response.set(http::field::cache_control, "public, max-age=300");
+    co_return;
+  }
+
+  request_origin_headers h;
+  h.host = header(ctx.req, http::field::host);
+  h.forwarded_host = header(ctx.req, "X-Forwarded-Host");
+  h.forwarded_proto = header(ctx.req, "X-Forwarded-Proto");
+  h.peer = to_ip(ctx.conn.peer);
+  h.tls = ctx.conn.tls;
+  auto where = resolve_organisation(*deps_.config, h);
+  if (!where) {
+    ctx.out.route = "unknown_organisation";
+    ctx.fail(where.error());
+    co_return;
+  }
+  ctx.where = std::move(*where);
+  ctx.org = ctx.where.organisation;
+  ctx.out.organisation = ctx.org->name;
+
+  std::string cookie_text;
+  const auto cookie_range = ctx.req.equal_range(http::field::cookie);
+  for (auto it = cookie_range.first; it != cookie_range.second; ++it) {
+    if (!cookie_text.empty()) cookie_text += "; ";
+    cookie_text += it->value();
+  }
+  auto jar = parse_cookie_header(cookie_text);
+  if (!jar) {
+    ctx.out.route = "bad_cookies";
+    ctx.fail(jar.error());
+    co_return;
+  }
+  ctx.cookies = std::move(*jar);
+
+  if (ctx.path == kLoginPath && get) {
+    ctx.out.route = "login";
+    auto op = login(ctx);
+    co_await std::move(op);
+  } else if (ctx.path == kCallbackPath && get) {
+    ctx.out.route = "callback";
+    auto op = callback(ctx);
+    co_await std::move(op);
+  } else if (ctx.path == kSessionPath && get) {
+    ctx.out.route = "session";
+    ctx.json = true;
+    auto op = session(ctx);
+    co_await std::move(op);
+  } else if (ctx.path == kLogoutPath && (get || method == http::verb::post)) {
+    ctx.out.route = "logout";
+    auto op = logout(ctx);
+    co_await std::move(op);
+  } else if (ctx.path == "/" && get && deps_.demo_page) {
+    ctx.out.route = "demo";
+    auto op = demo(ctx);
+    co_await std::move(op);
+  } else {
+    ctx.out.route = "not_found";
+    ctx.fail(auth_error::request_invalid, nullptr, {}, 404);
+  }
+}
+
+boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> app::discovery(
+    std::string organisation) {
+  const organisation_config* org = deps_.config->find_organisation(organisation);
+  if (!org) co_return auth_error::organisation_unknown;
+  {
+    std::lock_guard lock(discovery_mutex_);
+    if (auto it = discovery_.find(org->discovery_url); it != discovery_.end()) co_return it->second;
+  }
+  net::client_request req;
+  req.url = org->discovery_url;
+  req.headers.emplace_back("Accept", "application/json");
+  auto op = deps_.client->send(std::move(req));
+  auto res = co_await std::move(op);
+  if (!res)
+    co_return res.error() == net::client_errc::timeout ? auth_error::idp_timeout
+                                                       : auth_error::discovery_failed;
+  if (res->status != 200) co_return auth_error::discovery_failed;
+  auto doc = parse_discovery(res->body, org->expected_issuer,
+                             deps_.config->upstream.allow_plain_http_loopback);
+  if (!doc) co_return doc.error();
+  auto shared = std::make_shared<const discovery_document>(std::move(*doc));
+  std::lock_guard lock(discovery_mutex_);
+  discovery_.insert_or_assign(org->discovery_url, shared);
+  co_return shared;
+}
+
+boost::asio::awaitable<result<key_snapshot>> app::keys(std::string jwks_uri, bool refresh) {
+  if (!refresh) {
+    auto current = deps_.keys->read(jwks_uri);
+    if (current) co_return current;
+  }
+  net::client_request req;
+  req.url = jwks_uri;
+  req.headers.emplace_back("Accept", "application/json");
+  auto op = deps_.client->send(std::move(req));
+  auto res = co_await std::move(op);
+  if (!res || res->status != 200) {
+    // Keep serving the keys we have (stale-if-error); the key-cache issue bounds how long.
+    auto current = deps_.keys->read(jwks_uri);
+    if (current) co_return current;
+    if (!res && res.error() == net::client_errc::timeout) co_return auth_error::idp_timeout;
+    co_return auth_error::jwks_unavailable;
+  }
+  auto parsed = parse_jwks(res->body);
+  if (!parsed) co_return parsed.error();
+  deps_.keys->publish(jwks_uri, parsed->keys);
+  co_return deps_.keys->read(jwks_uri);
+}
+
+boost::asio::awaitable<void> app::login(request_context& ctx) {
+  const auto& cfg = *deps_.config;
+  const auto& org = *ctx.org;
+  if (org.client_auth.method != client_auth_method::none) {
+    // Confidential (web-platform) redemption is not built yet: refuse before the user meets
+    // the IdP rather than fail after sign-in.
+    ctx.fail(auth_error::config_invalid);
+    co_return;
+  }
+  auto params = parse_query(ctx.query);
+  if (!params) {
+    ctx.fail(params.error());
+    co_return;
+  }
+  std::vector<std::string> origins = cfg.server.allowed_return_origins;
+  if (!cfg.server.public_origin.empty()) origins.push_back(cfg.server.public_origin);
+  origins.push_back(org.redirect_origin);
+  std::string return_to;
+  if (auto rt = params->get("return_to"); rt && !rt->empty())
+    return_to = safe_return_to(*rt, return_to_policy{origins});
+  else
+    return_to = cfg.server.public_origin.empty() ? "/" : cfg.server.public_origin + "/";
+
+  auto disc_op = discovery(org.name);
+  auto disc = co_await std::move(disc_op);
+  if (!disc) {
+    ctx.fail(disc.error());
+    co_return;
+  }
+
+  auto& rng = *deps_.rng;
+  login_state s;
+  s.state_id = make_state(rng);
+  s.nonce = make_nonce(rng);
+  auto pkce = make_pkce(rng);
+  if (!pkce) {
+    ctx.fail(pkce.error());
+    co_return;
+  }
+  s.code_verifier = pkce->verifier;
+  s.organisation = org.name;
+  s.return_to = return_to;
+  const auto t = now();
+  s.expires_at = t + std::chrono::duration_cast<seconds>(cfg.timeouts.login_state_ttl);
+  auto sealed = seal_login_state(*deps_.secrets.cookie_keys, s, rng);
+  auto base = login_cookie_base(s.state_id);
+  if (!sealed || !base) {
+    ctx.fail(sealed ? auth_error::internal_error : sealed.error());
+    co_return;
+  }
+
+  const cookie_policy policy(cfg.server.cookie_mode);
+  std::vector<pending_login> pending;
+  for (auto& existing : login_cookie_bases(ctx.cookies, policy)) {
+    pending_login p;
+    if (auto v = ctx.cookies.get(policy.name(existing))) {
+      if (auto opened = open_login_state(*deps_.secrets.cookie_keys, *v, t))
+        p.expires_at = opened->expires_at;
+    }
+    p.base_name = std::move(existing);
+    pending.push_back(std::move(p));
+  }
+  const auto drop = logins_to_drop(std::move(pending), cfg.limits.max_pending_logins);
+
+  std::string url = disc.value()->authorization_endpoint;
+  url += url.find('?') == std::string::npos ? '?' : '&';
+  const std::pair<std::string_view, std::string_view> fixed[] = {
+      {"client_id", org.client_id},
+      {"response_type", "code"},
+      {"redirect_uri", org.redirect_uri},
+      {"scope", org.scope},
+      {"state", s.state_id},
+      {"nonce", s.nonce},
+      {"code_challenge", pkce->challenge},
+      {"code_challenge_method", "S256"},
+      {"response_mode", "query"},
+  };
+  bool first = true;
+  auto append = [&url, &first](std::string_view name, std::string_view value) {
+    if (!first) url += '&';
+    first = false;
+    url += name;
+    url += '=';
+    url += url_encode(value);
+  };
+  for (const auto& [n, v] : fixed)
+    append(n, v);
+  for (std::string_view hint : {"prompt", "login_hint", "domain_hint"}) {
+    auto v = params->get(hint);
+    if (v && !v->empty() && v->size() <= kMaxHintBytes && org.passes_through(hint))
+      append(hint, *v);
+  }
+
+  ctx.redirect(url);
+  for (const auto& d : drop)
+    ctx.out.response.insert(http::field::set_cookie, policy.clear_cookie(d));
+  ctx.out.response.insert(
+      http::field::set_cookie,
+      policy.set_cookie(*base, *sealed,
+                        std::chrono::duration_cast<seconds>(cfg.timeouts.login_state_ttl)));
+}
+
+boost::asio::awaitable<void> app::callback(request_context& ctx) {
+  const auto& cfg = *deps_.config;
+  const auto& org = *ctx.org;
+  const cookie_policy policy(cfg.server.cookie_mode);
+  auto params = parse_query(ctx.query);
+  if (!params) {
+    ctx.fail(params.error());
+    co_return;
+  }
+  const auto state_param = params->get("state");
+  const auto code = params->get("code");
+  const auto error = params->get("error");
+  std::optional<std::string> base;
+  if (state_param) base = login_cookie_base(*state_param);
+  bool cleared = false;
+  auto clear_state = [&ctx, &policy, &base, &cleared] {
+    if (base && !cleared)
+      ctx.out.response.insert(http::field::set_cookie, policy.clear_cookie(*base));
+    cleared = true;
+  };
+
+  if (error) {
+    // RFC 6749 §4.1.2.1 error response; Entra puts "AADSTSnnnn: ..." in error_description.
+    const aadsts_info* a = nullptr;
+    if (auto code_no = find_aadsts_code(params->get("error_description").value_or("")))
+      a = &aadsts_lookup(*code_no);
+    ctx.fail(auth_error::idp_error, a, sanitize_idp_error(*error));
+    clear_state();
+    co_return;
+  }
+  if (!state_param && !code) {
+    // The post-logout landing: Entra returns to a registered redirect URI without parameters.
+    ctx.out.route = "signed_out";
+    ctx.respond(200, "text/html; charset=utf-8",
+                "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<title>Signed out</title></head><body><h1>You are signed out</h1>"
+                "<p><a href=\"/api/single-sign-on/login\">Sign in again</a></p></body></html>\n");
+    co_return;
+  }
+  if (!state_param) {
+    ctx.fail(auth_error::state_missing);
+    co_return;
+  }
+  if (!base) {
+    ctx.fail(auth_error::state_mismatch);
+    co_return;
+  }
+  const auto sealed = ctx.cookies.get(policy.name(*base));
+  if (!sealed) {
+    ctx.fail(auth_error::state_missing);
+    co_return;
+  }
+  const auto t = now();
+  auto opened = open_login_state(*deps_.secrets.cookie_keys, *sealed, t);
+  if (!opened) {
+    ctx.fail(opened.error() == auth_error::cookie_expired ? auth_error::state_expired
+                                                          : auth_error::state_mismatch);
+    clear_state();
+    co_return;
+  }
+  const login_state s = std::move(*opened);
+  if (!constant_time_equal(*state_param, s.state_id)) {
+    ctx.fail(auth_error::state_mismatch);
+    co_return;
+  }
+  if (s.organisation != org.name) {
+    ctx.fail(auth_error::organisation_mismatch);
+    co_return;
+  }
+  // Single use, checked before any IdP call (RFC 6749 §10.12); across instances the IdP's
+  // single-use code is the backstop.
+  if (!used_states_.try_consume(s.state_id, s.expires_at, t)) {
+    ctx.fail(auth_error::state_replayed);
+    clear_state();
+    co_return;
+  }
+  if (!code || code->empty() || code->size() > kMaxCodeBytes) {
+    ctx.fail(auth_error::request_invalid);
+    clear_state();
+    co_return;
+  }
+
+  auto disc_op = discovery(org.name);
+  auto disc = co_await std::move(disc_op);
+  if (!disc) {
+    ctx.fail(disc.error());
+    clear_state();
+    co_return;
+  }
+
+  net::client_request token_req;
+  token_req.method = http::verb::post;
+  token_req.url = disc.value()->token_endpoint;
+  token_req.idempotent = false;
+  token_req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  token_req.headers.emplace_back("Accept", "application/json");
+  // Entra redeems a SPA code only cross-origin (AADSTS9002327) and refuses an Origin for a web
+  // registration (AADSTS9002326).
+  if (org.sends_origin()) token_req.headers.emplace_back("Origin", org.redirect_origin);
+  token_req.body = "grant_type=authorization_code&client_id=" + url_encode(org.client_id) +
+                   "&code=" + url_encode(*code) + "&redirect_uri=" + url_encode(org.redirect_uri) +
+                   "&code_verifier=" + url_encode(s.code_verifier);
+  auto send_op = deps_.client->send(std::move(token_req));
+  auto res = co_await std::move(send_op);
+  if (!res) {
+    ctx.fail(classify_client_error(res.error()));
+    clear_state();
+    co_return;
+  }
+  auto body =
+      parse_json_object(res->body, json_limits{cfg.limits.max_upstream_response_bytes, 16, 0});
+  if (res->status != 200) {
+    const aadsts_info* a = nullptr;
+    std::string idp_error;
+    if (body) {
+      if (const auto* d = find_string(*body, "error_description"))
+        if (auto n = find_aadsts_code(*d)) a = &aadsts_lookup(*n);
+      if (!a) {
+        if (const auto* codes = body->if_contains("error_codes"); codes && codes->is_array()) {
+          const auto& arr = codes->get_array();
+          if (!arr.empty() && arr[0].is_int64() && arr[0].get_int64() > 0 &&
+              arr[0].get_int64() < 1'000'000'000)
+            a = &aadsts_lookup(static_cast<std::uint32_t>(arr[0].get_int64()));
+        }
+      }
+      if (const auto* e = find_string(*body, "error")) idp_error = sanitize_idp_error(*e);
+    }
+    ctx.fail(auth_error::token_endpoint_error, a, std::move(idp_error));
+    clear_state();
+    co_return;
+  }
+  const json::string* id_token = body ? find_string(*body, "id_token") : nullptr;
+  if (!id_token) {
+    ctx.fail(auth_error::idp_bad_response);
+    clear_state();
+    co_return;
+  }
+  if (id_token->size() > cfg.limits.max_token_bytes) {
+    ctx.fail(auth_error::token_too_large);
+    clear_state();
+    co_return;
+  }
+
+  id_token_expectations want;
+  want.issuer = org.expected_issuer;
+  want.client_id = org.client_id;
+  if (org.checks_tenant()) want.tenant_id = org.tenant_id;
+  want.nonce = s.nonce;
+  want.skew = std::chrono::duration_cast<seconds>(org.clock_skew);
+  want.max_age = std::chrono::duration_cast<seconds>(org.max_token_age);
+  want.allowed_algs = org.allowed_algs;
+
+  const std::string jwks_uri = disc.value()->jwks_uri;
+  auto keys_op = keys(jwks_uri, false);
+  auto key_snap = co_await std::move(keys_op);
+  if (!key_snap) {
+    ctx.fail(key_snap.error());
+    clear_state();
+    co_return;
+  }
+  const std::string token_text(*id_token);
+  auto claims = verify_id_token(token_text, **key_snap, want, now());
+  if (!claims && claims.error() == auth_error::kid_unknown) {
+    // A new signing key: refetch once (the key-cache issue adds single-flight and a minimum
+    // interval).
+    auto refresh_op = keys(jwks_uri, true);
+    auto refreshed = co_await std::move(refresh_op);
+    if (refreshed) claims = verify_id_token(token_text, **refreshed, want, now());
+  }
+  if (!claims) {
+    ctx.fail(claims.error());
+    clear_state();
+    co_return;
+  }
+
+  login_identity who;
+  who.organisation = org.name;
+  who.tid = claims->tid;
+  who.oid = claims->oid.empty() ? claims->sub : claims->oid;
+  who.email = claims->email;
+  who.preferred_username = claims->preferred_username;
+  who.name = claims->name;
+  result<account> acct = auth_error::account_not_found;
+  if (org.account_mode == account_mode_t::tenant) {
+    tenant_account_directory tenant;
+    acct = tenant.resolve(who, org.domains);
+  } else if (deps_.accounts && deps_.blocking) {
+    auto dir = deps_.accounts;
+    std::vector<std::string> domains = org.domains;
+    auto resolve_op = run_blocking(*deps_.blocking, [dir, who, domains] {
+      try {
+        return dir->resolve(who, domains);
+      } catch (const std::exception&) {
+        return result<account>(auth_error::internal_error);
+      }
+    });
+    acct = co_await std::move(resolve_op);
+  }
+  if (!acct) {
+    ctx.fail(acct.error());
+    clear_state();
+    co_return;
+  }
+
+  session_claims sc;
+  sc.sid = new_session_id(*deps_.rng);
+  sc.sub = acct->account_id;
+  sc.org = org.name;
+  sc.tid = claims->tid;
+  sc.oid = who.oid;
+  sc.email = !acct->email.empty() ? acct->email : claims->email;
+  sc.name = !acct->display_name.empty() ? acct->display_name : claims->name;
+  auto issued = deps_.secrets.sessions->issue(sc, now());
+  if (!issued) {
+    ctx.fail(issued.error());
+    clear_state();
+    co_return;
+  }
+  ctx.redirect(s.return_to);
+  ctx.out.response.insert(
+      http::field::set_cookie,
+      policy.set_cookie(kSessionCookie, issued->token,
+                        std::chrono::duration_cast<seconds>(cfg.timeouts.session_lifetime)));
+  clear_state();
+}
+
+boost::asio::awaitable<result<bool>> app::is_revoked(std::string sid) {
+  if (!deps_.revocations || !deps_.blocking) co_return false;
+  auto store = deps_.revocations;
+  const auto t = now();
+  auto op = run_blocking(*deps_.blocking, [store, sid, t] {
+    try {
+      return store->is_revoked(sid, t);
+    } catch (const std::exception&) {
+      return result<bool>(auth_error::internal_error);
+    }
+  });
+  auto r = co_await std::move(op);
+  co_return r;
+}
+
+boost::asio::awaitable<void> app::session(request_context& ctx) {
+  const cookie_policy policy(deps_.config->server.cookie_mode);
+  const auto token = ctx.cookies.get(policy.name(kSessionCookie));
+  if (!token) {
+    ctx.respond(401, "application/json", R"({"error":"no_session","message":"Not signed in."})");
+    co_return;
+  }
+  auto claims = deps_.secrets.sessions->verify(*token, now());
+  if (!claims) {
+    ctx.fail(claims.error(), nullptr, {}, 401);
+    co_return;
+  }
+  if (claims->org != ctx.org->name) {
+    ctx.fail(auth_error::organisation_mismatch, nullptr, {}, 401);
+    co_return;
+  }
+  auto revoked_op = is_revoked(claims->sid);
+  auto revoked = co_await std::move(revoked_op);
+  if (!revoked) {
+    ctx.fail(revoked.error());
+    co_return;
+  }
+  if (*revoked) {
+    ctx.fail(auth_error::session_revoked, nullptr, {}, 401);
+    co_return;
+  }
+  json::object o;
+  o["sub"] = claims->sub;
+  o["org"] = claims->org;
+  o["tid"] = claims->tid;
+  o["oid"] = claims->oid;
+  o["email"] = claims->email;
+  o["name"] = claims->name;
+  o["iss"] = claims->iss;
+  o["iat"] = claims->iat.time_since_epoch().count();
+  o["exp"] = claims->exp.time_since_epoch().count();
+  ctx.respond(200, "application/json", json::serialize(o));
+}
+
+boost::asio::awaitable<void> app::logout(request_context& ctx) {
+  const auto& cfg = *deps_.config;
+  const cookie_policy policy(cfg.server.cookie_mode);
+  if (ctx.req.method() != http::verb::post) {
+    ctx.respond(200, "text/html; charset=utf-8",
+                "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<title>Sign out</title></head><body><h1>Sign out?</h1>"
+                "<form method=\"post\" action=\"/api/single-sign-on/logout\">"
+                "<button type=\"submit\">Sign out</button></form></body></html>\n");
+    // The confirmation page posts to ourselves; same-origin keeps the Origin header useful.
+    ctx.out.response.set("Referrer-Policy", "same-origin");
+    co_return;
+  }
+  // Same-origin only: Sec-Fetch-Site decides when present; else Origin, where "null" (sent
+  // from no-referrer pages) is unknown rather than cross-site.
+  const auto site = header(ctx.req, "Sec-Fetch-Site");
+  const auto origin = header(ctx.req, http::field::origin);
+  bool allowed = true;
+  if (!site.empty()) {
+    allowed = site == "same-origin" || site == "none";
+  } else if (!origin.empty() && origin != "null") {
+    const std::string own = ctx.where.scheme + "://" + ctx.where.host;
+    allowed = origin_of(std::string(origin) + "/") == origin_of(own + "/") ||
+              origin == ctx.org->redirect_origin;
+  }
+  if (!allowed) {
+    ctx.fail(auth_error::cross_site_request);
+    co_return;
+  }
+  if (const auto token = ctx.cookies.get(policy.name(kSessionCookie))) {
+    if (auto claims = deps_.secrets.sessions->verify(*token, now());
+        claims && deps_.revocations && deps_.blocking) {
+      auto store = deps_.revocations;
+      const std::string sid = claims->sid;
+      const auto exp = claims->exp + std::chrono::duration_cast<seconds>(cfg.session.clock_skew);
+      auto op = run_blocking(*deps_.blocking, [store, sid, exp] {
+        try {
+          return store->revoke(sid, exp);
+        } catch (const std::exception&) {
+          return result<void>(auth_error::internal_error);
+        }
+      });
+      auto revoked = co_await std::move(op);
+      if (!revoked) {
+        ctx.fail(revoked.error());
+        co_return;
+      }
+    }
+  }
+  std::string location = "/";
+  auto disc_op = discovery(ctx.org->name);
+  auto disc = co_await std::move(disc_op);
+  if (disc && !disc.value()->end_session_endpoint.empty()) {
+    location = disc.value()->end_session_endpoint;
+    location += location.find('?') == std::string::npos ? '?' : '&';
+    location += "post_logout_redirect_uri=" + url_encode(ctx.org->redirect_uri);
+  }
+  ctx.redirect(location);
+  ctx.out.response.insert(http::field::set_cookie, policy.clear_cookie(kSessionCookie));
+}
+
+boost::asio::awaitable<void> app::demo(request_context& ctx) {
+  const cookie_policy policy(deps_.config->server.cookie_mode);
+  std::string h =
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>oidc-callback-server demo</title><style>body{font-family:system-ui,sans-serif;"
+      "max-width:40rem;margin:3rem auto;padding:0 1rem}td{padding:.2rem .6rem}"
+      "</style></head><body>\n<h1>";
+  h += html_escape(ctx.org->display_name.empty() ? ctx.org->name : ctx.org->display_name);
+  h += "</h1>\n";
+  std::optional<session_claims> claims;
+  if (const auto token = ctx.cookies.get(policy.name(kSessionCookie))) {
+    if (auto c = deps_.secrets.sessions->verify(*token, now())) {
+      auto revoked_op = is_revoked(c->sid);
+      auto revoked = co_await std::move(revoked_op);
+      if (revoked && !*revoked) claims = std::move(*c);
+    }
+  }
+  if (claims) {
+    h += "<p>Signed in. Verified session claims:</p><table>\n";
+    const std::pair<std::string_view, std::string> rows[] = {
+        {"sub", claims->sub},
+        {"org", claims->org},
+        {"tid", claims->tid},
+        {"oid", claims->oid},
+        {"email", claims->email},
+        {"name", claims->name},
+        {"iss", claims->iss},
+        {"iat", std::to_string(claims->iat.time_since_epoch().count())},
+        {"exp", std::to_string(claims->exp.time_since_epoch().count())},
+    };
+    for (const auto& [k, v] : rows) {
+      h += "<tr><td>";
+      h += k;
+      h += "</td><td><code>";
+      h += html_escape(v);
+      h += "</code></td></tr>\n";
+    }
+    h += "</table>\n<form method=\"post\" action=\"/api/single-sign-on/logout\">"
+         "<button type=\"submit\">Sign out</button></form>\n";
+  } else {
+    h += "<p>You are not signed in.</p>\n<p><a href=\"/api/single-sign-on/login?return_to=/\">"
+         "<button type=\"button\">Sign in</button></a></p>\n";
+  }
+  h += "</body></html>\n";
+  ctx.respond(200, "text/html; charset=utf-8", std::move(h));
+}
+
+}  // namespace oidc::server

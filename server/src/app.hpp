@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// The callback server's application: the router and handlers over oidc::net requests (login,
+// callback, session, logout, JWKS, health), discovery and JWKS fetching on first use, and the
+// access-log fields of each request. One snapshot of configuration and secrets per app.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "accounts.hpp"
+#include "blocking_pool.hpp"
+#include "discovery.hpp"
+#include "oidc/config.hpp"
+#include "oidc/key_store.hpp"
+#include "oidc/net/http_client.hpp"
+#include "oidc/net/http_server.hpp"
+#include "oidc/random.hpp"
+#include "revocations.hpp"
+#include "runtime_secrets.hpp"
+#include "used_states.hpp"
+
+namespace oidc::server {
+
+using wall_clock_fn = std::function<std::chrono::system_clock::time_point()>;
+
+struct app_dependencies {
+  std::shared_ptr<const server_config> config;
+  runtime_secrets secrets;
+  std::shared_ptr<net::http_client> client;  // upstream calls (required)
+  // Directory-mode organisations resolve accounts here on `blocking`; null: directory-mode
+  // logins fail with account_not_found. Tenant-mode organisations need neither.
+  std::shared_ptr<account_directory> accounts;
+  std::shared_ptr<revocation_store> revocations;  // null: no revocation (logout only clears)
+  blocking_pool* blocking = nullptr;              // required with accounts or revocations
+  std::shared_ptr<key_store> keys;                // null: a locked_key_store
+  std::shared_ptr<random_source> rng;             // null: openssl_random
+  wall_clock_fn clock;                            // null: system_clock::now
+  bool demo_page = false;                         // serve the demo page at "/"
+};
+
+// A response and what the access log records about it (never codes, tokens or cookies).
+struct handled_request {
+  net::response response;
+  std::string_view route;  // a fixed route name, e.g. "callback"
+  std::string organisation;
+  auth_error reason = auth_error::ok;
+  std::string request_id;
+};
+
+class app {
+ public:
+  explicit app(app_dependencies deps);
+
+  // The handler: never throws for bad input; answers every request.
+  boost::asio::awaitable<handled_request> handle(net::request req, net::connection_info conn);
+
+  void set_ready(bool ready) noexcept { ready_.store(ready); }
+  const server_config& config() const noexcept { return *deps_.config; }
+
+  // The organisation's discovery document, fetched on first use and then kept.
+  boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> discovery(
+      std::string organisation);
+  // The key set of `jwks_uri`: from the store, or fetched (and published) when absent or when
+  // `refresh` is set.
+  boost::asio::awaitable<result<key_snapshot>> keys(std::string jwks_uri, bool refresh);
+
+ private:
+  struct request_context;
+
+  boost::asio::awaitable<void> route(request_context& ctx);
+  boost::asio::awaitable<void> login(request_context& ctx);
+  boost::asio::awaitable<void> callback(request_context& ctx);
+  boost::asio::awaitable<void> session(request_context& ctx);
+  boost::asio::awaitable<void> logout(request_context& ctx);
+  boost::asio::awaitable<void> demo(request_context& ctx);
+  boost::asio::awaitable<result<bool>> is_revoked(std::string sid);
+
+  std::chrono::sys_seconds now() const;
+
+  app_dependencies deps_;
+  std::atomic<bool> ready_{false};
+  used_state_memory used_states_;
+  std::mutex discovery_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const discovery_document>> discovery_;
+  std::atomic<std::uint64_t> request_counter_{0};
+};
+
+}  // namespace oidc::server
