@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -30,6 +32,7 @@
 #include "oidc/config.hpp"
 #include "oidc/net/http_client.hpp"
 #include "oidc/net/http_server.hpp"
+#include "reload.hpp"
 #include "revocations.hpp"
 #include "runtime_secrets.hpp"
 
@@ -90,6 +93,36 @@ asio::awaitable<void> shut_down(net::http_server* server, std::chrono::milliseco
   client->shutdown();
   io->stop();
 }
+
+// SIGHUP: re-reads the configuration file and its secrets on the blocking pool (never an I/O
+// thread), validates them as a whole, and swaps the app's snapshot; a refused configuration
+// leaves the running one serving.
+struct reloader {
+  asio::signal_set* signals;
+  oidc::server::blocking_pool* pool;
+  app* application;
+  std::string config_path;
+  std::shared_ptr<const oidc::server_config> startup;  // restart-only settings stay as these
+  std::mutex mutex;                                    // one reload at a time
+
+  void arm() {
+    signals->async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      asio::post(pool->get_executor(), [this] { reload(); });
+      arm();
+    });
+  }
+
+  void reload() {
+    std::lock_guard lock(mutex);
+    auto outcome =
+        oidc::server::load_snapshot(config_path, *startup, oidc::server::system_secret_reader());
+    if (outcome.snapshot) application->replace_snapshot(outcome.snapshot);
+    std::string line = oidc::server::reload_log_line(outcome);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+};
 
 int import_accounts(const oidc::server_config& config, const std::string& csv) {
   if (config.accounts.database != oidc::account_database_t::sqlite) {
@@ -214,6 +247,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   app application(std::move(deps));
+  // Installed before any listener reports itself, so a SIGHUP after "listening" is handled.
+  asio::signal_set hangup(io, SIGHUP);
+  reloader reload{&hangup, &pool, &application, config_path, config, {}};
+  reload.arm();
 
   app* a = &application;
   net::http_server server(io, [a](net::request req, net::connection_info conn) {
@@ -249,8 +286,11 @@ int main(int argc, char** argv) {
                 << "\n";
       return 1;
     }
-    std::cerr << R"({"event":"listening","address":")" << bound->address().to_string()
-              << R"(","port":)" << bound->port() << (l.tls ? R"(,"tls":true})" : "}") << "\n";
+    // One write per line: readers of the log never see a line in pieces.
+    const std::string line = R"({"event":"listening","address":")" + bound->address().to_string() +
+                             R"(","port":)" + std::to_string(bound->port()) +
+                             (l.tls ? R"(,"tls":true})" : "}") + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
   }
   application.set_ready(true);
 
@@ -259,9 +299,11 @@ int main(int argc, char** argv) {
   net::http_server* srv = &server;
   net::http_client* cli = client.get();
   asio::io_context* iop = &io;
+  asio::signal_set* hup = &hangup;
   signals.async_wait(
-      [&application, srv, drain, cli, iop](const boost::system::error_code& ec, int) {
+      [&application, srv, drain, cli, iop, hup](const boost::system::error_code& ec, int) {
         if (ec) return;
+        hup->cancel();
         application.set_ready(false);
         std::cerr << R"({"event":"shutting_down"})"
                   << "\n";

@@ -15,6 +15,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "aadsts.hpp"
+#include "client_assertion.hpp"
 #include "cookies.hpp"
 #include "error_page.hpp"
 #include "http_params.hpp"
@@ -86,6 +87,7 @@ auth_error classify_client_error(const boost::system::error_code& ec) {
 }  // namespace
 
 struct app::request_context {
+  std::shared_ptr<const app_snapshot> snap;  // one per request, kept until it is answered
   net::request req;
   net::connection_info conn;
   handled_request out;
@@ -138,9 +140,27 @@ struct app::request_context {
 };
 
 app::app(app_dependencies deps) : deps_(std::move(deps)) {
+  auto first = std::make_shared<app_snapshot>();
+  first->config = std::move(deps_.config);
+  first->secrets = std::move(deps_.secrets);
+  snapshot_ = std::move(first);
+  deps_.config.reset();
+  deps_.secrets = {};
   if (!deps_.keys) deps_.keys = std::make_shared<locked_key_store>();
   if (!deps_.rng) deps_.rng = std::make_shared<openssl_random>();
   if (!deps_.clock) deps_.clock = [] { return std::chrono::system_clock::now(); };
+}
+
+std::shared_ptr<const app_snapshot> app::snapshot() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+void app::replace_snapshot(std::shared_ptr<const app_snapshot> next) {
+  if (!next || !next->config || !next->secrets.cookie_keys || !next->secrets.sessions) return;
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.swap(next);
+  // `next` (the old snapshot) is released outside the lock when the last request using it ends.
 }
 
 std::chrono::sys_seconds app::now() const {
@@ -149,6 +169,7 @@ std::chrono::sys_seconds app::now() const {
 
 boost::asio::awaitable<handled_request> app::handle(net::request req, net::connection_info conn) {
   request_context ctx;
+  ctx.snap = snapshot();
   ctx.req = std::move(req);
   ctx.conn = conn;
   ctx.out.request_id = hex(request_counter_.fetch_add(1) + 1);
@@ -178,7 +199,7 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
   }
   if (ctx.path == "/.well-known/jwks.json") {
     ctx.out.route = "jwks";
-    ctx.respond(200, "application/jwk-set+json", deps_.secrets.sessions->jwks_json());
+    ctx.respond(200, "application/jwk-set+json", ctx.snap->secrets.sessions->jwks_json());
     ctx.out.response.set(http::field::cache_control, "public, max-age=300");
     co_return;
   }
@@ -189,7 +210,7 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
   h.forwarded_proto = header(ctx.req, "X-Forwarded-Proto");
   h.peer = to_ip(ctx.conn.peer);
   h.tls = ctx.conn.tls;
-  auto where = resolve_organisation(*deps_.config, h);
+  auto where = resolve_organisation(*ctx.snap->config, h);
   if (!where) {
     ctx.out.route = "unknown_organisation";
     ctx.fail(where.error());
@@ -242,7 +263,15 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
 
 boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> app::discovery(
     std::string organisation) {
-  const organisation_config* org = deps_.config->find_organisation(organisation);
+  auto snap = snapshot();
+  auto op = discovery_for(std::move(snap), std::move(organisation));
+  auto r = co_await std::move(op);
+  co_return r;
+}
+
+boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> app::discovery_for(
+    std::shared_ptr<const app_snapshot> snap, std::string organisation) {
+  const organisation_config* org = snap->config->find_organisation(organisation);
   if (!org) co_return auth_error::organisation_unknown;
   {
     std::lock_guard lock(discovery_mutex_);
@@ -258,7 +287,7 @@ boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> app::d
                                                        : auth_error::discovery_failed;
   if (res->status != 200) co_return auth_error::discovery_failed;
   auto doc = parse_discovery(res->body, org->expected_issuer,
-                             deps_.config->upstream.allow_plain_http_loopback);
+                             snap->config->upstream.allow_plain_http_loopback);
   if (!doc) co_return doc.error();
   auto shared = std::make_shared<const discovery_document>(std::move(*doc));
   std::lock_guard lock(discovery_mutex_);
@@ -290,11 +319,11 @@ boost::asio::awaitable<result<key_snapshot>> app::keys(std::string jwks_uri, boo
 }
 
 boost::asio::awaitable<void> app::login(request_context& ctx) {
-  const auto& cfg = *deps_.config;
+  const auto& cfg = *ctx.snap->config;
   const auto& org = *ctx.org;
-  if (org.client_auth.method != client_auth_method::none) {
-    // Confidential (web-platform) redemption is not built yet: refuse before the user meets
-    // the IdP rather than fail after sign-in.
+  if (org.client_auth.method != client_auth_method::none && !ctx.snap->secrets.client(org.name)) {
+    // A confidential organisation without its credential could never redeem the code: refuse
+    // before the user meets the IdP rather than fail after sign-in.
     ctx.fail(auth_error::config_invalid);
     co_return;
   }
@@ -312,7 +341,7 @@ boost::asio::awaitable<void> app::login(request_context& ctx) {
   else
     return_to = cfg.server.public_origin.empty() ? "/" : cfg.server.public_origin + "/";
 
-  auto disc_op = discovery(org.name);
+  auto disc_op = discovery_for(ctx.snap, org.name);
   auto disc = co_await std::move(disc_op);
   if (!disc) {
     ctx.fail(disc.error());
@@ -333,7 +362,7 @@ boost::asio::awaitable<void> app::login(request_context& ctx) {
   s.return_to = return_to;
   const auto t = now();
   s.expires_at = t + std::chrono::duration_cast<seconds>(cfg.timeouts.login_state_ttl);
-  auto sealed = seal_login_state(*deps_.secrets.cookie_keys, s, rng);
+  auto sealed = seal_login_state(*ctx.snap->secrets.cookie_keys, s, rng);
   auto base = login_cookie_base(s.state_id);
   if (!sealed || !base) {
     ctx.fail(sealed ? auth_error::internal_error : sealed.error());
@@ -345,7 +374,7 @@ boost::asio::awaitable<void> app::login(request_context& ctx) {
   for (auto& existing : login_cookie_bases(ctx.cookies, policy)) {
     pending_login p;
     if (auto v = ctx.cookies.get(policy.name(existing))) {
-      if (auto opened = open_login_state(*deps_.secrets.cookie_keys, *v, t))
+      if (auto opened = open_login_state(*ctx.snap->secrets.cookie_keys, *v, t))
         p.expires_at = opened->expires_at;
     }
     p.base_name = std::move(existing);
@@ -392,7 +421,7 @@ boost::asio::awaitable<void> app::login(request_context& ctx) {
 }
 
 boost::asio::awaitable<void> app::callback(request_context& ctx) {
-  const auto& cfg = *deps_.config;
+  const auto& cfg = *ctx.snap->config;
   const auto& org = *ctx.org;
   const cookie_policy policy(cfg.server.cookie_mode);
   auto params = parse_query(ctx.query);
@@ -444,7 +473,7 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
     co_return;
   }
   const auto t = now();
-  auto opened = open_login_state(*deps_.secrets.cookie_keys, *sealed, t);
+  auto opened = open_login_state(*ctx.snap->secrets.cookie_keys, *sealed, t);
   if (!opened) {
     ctx.fail(opened.error() == auth_error::cookie_expired ? auth_error::state_expired
                                                           : auth_error::state_mismatch);
@@ -473,7 +502,7 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
     co_return;
   }
 
-  auto disc_op = discovery(org.name);
+  auto disc_op = discovery_for(ctx.snap, org.name);
   auto disc = co_await std::move(disc_op);
   if (!disc) {
     ctx.fail(disc.error());
@@ -493,6 +522,29 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
   token_req.body = "grant_type=authorization_code&client_id=" + url_encode(org.client_id) +
                    "&code=" + url_encode(*code) + "&redirect_uri=" + url_encode(org.redirect_uri) +
                    "&code_verifier=" + url_encode(s.code_verifier);
+  if (!org.sends_origin()) {
+    // Confidential redemption: RFC 6749 §2.3.1 client_secret_post, or RFC 7523 §2.2
+    // private_key_jwt with an assertion addressed to this token endpoint.
+    const client_credential* cred = ctx.snap->secrets.client(org.name);
+    if (!cred) {
+      ctx.fail(auth_error::config_invalid);
+      clear_state();
+      co_return;
+    }
+    if (cred->method == client_auth_method::client_secret_post) {
+      token_req.body += "&client_secret=" + url_encode(cred->secret);
+    } else {
+      auto assertion = make_client_assertion(*cred, org.client_id, disc.value()->token_endpoint,
+                                             now(), *deps_.rng);
+      if (!assertion) {
+        ctx.fail(assertion.error());
+        clear_state();
+        co_return;
+      }
+      token_req.body += "&client_assertion_type=" + url_encode(kClientAssertionType) +
+                        "&client_assertion=" + url_encode(*assertion);
+    }
+  }
   auto send_op = deps_.client->send(std::move(token_req));
   auto res = co_await std::move(send_op);
   if (!res) {
@@ -603,7 +655,7 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
   sc.oid = who.oid;
   sc.email = !acct->email.empty() ? acct->email : claims->email;
   sc.name = !acct->display_name.empty() ? acct->display_name : claims->name;
-  auto issued = deps_.secrets.sessions->issue(sc, now());
+  auto issued = ctx.snap->secrets.sessions->issue(sc, now());
   if (!issued) {
     ctx.fail(issued.error());
     clear_state();
@@ -633,13 +685,13 @@ boost::asio::awaitable<result<bool>> app::is_revoked(std::string sid) {
 }
 
 boost::asio::awaitable<void> app::session(request_context& ctx) {
-  const cookie_policy policy(deps_.config->server.cookie_mode);
+  const cookie_policy policy(ctx.snap->config->server.cookie_mode);
   const auto token = ctx.cookies.get(policy.name(kSessionCookie));
   if (!token) {
     ctx.respond(401, "application/json", R"({"error":"no_session","message":"Not signed in."})");
     co_return;
   }
-  auto claims = deps_.secrets.sessions->verify(*token, now());
+  auto claims = ctx.snap->secrets.sessions->verify(*token, now());
   if (!claims) {
     ctx.fail(claims.error(), nullptr, {}, 401);
     co_return;
@@ -672,7 +724,7 @@ boost::asio::awaitable<void> app::session(request_context& ctx) {
 }
 
 boost::asio::awaitable<void> app::logout(request_context& ctx) {
-  const auto& cfg = *deps_.config;
+  const auto& cfg = *ctx.snap->config;
   const cookie_policy policy(cfg.server.cookie_mode);
   if (ctx.req.method() != http::verb::post) {
     ctx.respond(200, "text/html; charset=utf-8",
@@ -701,7 +753,7 @@ boost::asio::awaitable<void> app::logout(request_context& ctx) {
     co_return;
   }
   if (const auto token = ctx.cookies.get(policy.name(kSessionCookie))) {
-    if (auto claims = deps_.secrets.sessions->verify(*token, now());
+    if (auto claims = ctx.snap->secrets.sessions->verify(*token, now());
         claims && deps_.revocations && deps_.blocking) {
       auto store = deps_.revocations;
       const std::string sid = claims->sid;
@@ -721,7 +773,7 @@ boost::asio::awaitable<void> app::logout(request_context& ctx) {
     }
   }
   std::string location = "/";
-  auto disc_op = discovery(ctx.org->name);
+  auto disc_op = discovery_for(ctx.snap, ctx.org->name);
   auto disc = co_await std::move(disc_op);
   if (disc && !disc.value()->end_session_endpoint.empty()) {
     location = disc.value()->end_session_endpoint;
@@ -733,7 +785,7 @@ boost::asio::awaitable<void> app::logout(request_context& ctx) {
 }
 
 boost::asio::awaitable<void> app::demo(request_context& ctx) {
-  const cookie_policy policy(deps_.config->server.cookie_mode);
+  const cookie_policy policy(ctx.snap->config->server.cookie_mode);
   std::string h =
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -744,7 +796,7 @@ boost::asio::awaitable<void> app::demo(request_context& ctx) {
   h += "</h1>\n";
   std::optional<session_claims> claims;
   if (const auto token = ctx.cookies.get(policy.name(kSessionCookie))) {
-    if (auto c = deps_.secrets.sessions->verify(*token, now())) {
+    if (auto c = ctx.snap->secrets.sessions->verify(*token, now())) {
       auto revoked_op = is_revoked(c->sid);
       auto revoked = co_await std::move(revoked_op);
       if (revoked && !*revoked) claims = std::move(*c);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The callback server's application: the router and handlers over oidc::net requests (login,
 // callback, session, logout, JWKS, health), discovery and JWKS fetching on first use, and the
-// access-log fields of each request. One snapshot of configuration and secrets per app.
+// access-log fields of each request. Configuration and secrets form one immutable snapshot that
+// a reload swaps; each request copies the snapshot pointer once and finishes on it.
 #pragma once
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include "oidc/net/http_client.hpp"
 #include "oidc/net/http_server.hpp"
 #include "oidc/random.hpp"
+#include "reload.hpp"
 #include "revocations.hpp"
 #include "runtime_secrets.hpp"
 #include "used_states.hpp"
@@ -32,7 +34,7 @@ namespace oidc::server {
 using wall_clock_fn = std::function<std::chrono::system_clock::time_point()>;
 
 struct app_dependencies {
-  std::shared_ptr<const server_config> config;
+  std::shared_ptr<const server_config> config;  // the first snapshot
   runtime_secrets secrets;
   std::shared_ptr<net::http_client> client;  // upstream calls (required)
   // Directory-mode organisations resolve accounts here on `blocking`; null: directory-mode
@@ -63,11 +65,18 @@ class app {
   boost::asio::awaitable<handled_request> handle(net::request req, net::connection_info conn);
 
   void set_ready(bool ready) noexcept { ready_.store(ready); }
-  const server_config& config() const noexcept { return *deps_.config; }
 
-  // The organisation's discovery document, fetched on first use and then kept.
+  // The snapshot new requests start with.
+  std::shared_ptr<const app_snapshot> snapshot() const;
+  // Publishes `next` for requests that start from now on; requests in flight keep theirs. The
+  // caller has validated it (configuration parsed, secrets loaded).
+  void replace_snapshot(std::shared_ptr<const app_snapshot> next);
+
+  // The organisation's discovery document (by discovery URL), fetched on first use and kept.
   boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> discovery(
       std::string organisation);
+  boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> discovery_for(
+      std::shared_ptr<const app_snapshot> snap, std::string organisation);
   // The key set of `jwks_uri`: from the store, or fetched (and published) when absent or when
   // `refresh` is set.
   boost::asio::awaitable<result<key_snapshot>> keys(std::string jwks_uri, bool refresh);
@@ -85,7 +94,9 @@ class app {
 
   std::chrono::sys_seconds now() const;
 
-  app_dependencies deps_;
+  app_dependencies deps_;  // config and secrets moved into snapshot_
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const app_snapshot> snapshot_;
   std::atomic<bool> ready_{false};
   used_state_memory used_states_;
   std::mutex discovery_mutex_;

@@ -11,9 +11,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/system/result.hpp>
+
+#include <openssl/evp.h>
 
 #include "oidc/config.hpp"
 #include "oidc/sealed_cookie.hpp"
@@ -40,17 +43,44 @@ std::optional<std::string> read_file_bounded(const std::filesystem::path& p, std
 // environment references are checked against the process environment.
 config_result load_config_file(const std::filesystem::path& file);
 
+// How one confidential organisation authenticates at the token endpoint (RFC 6749 §2.3.1,
+// RFC 7523 §2.2). Never logged.
+struct client_credential {
+  client_auth_method method = client_auth_method::none;
+  std::string secret;             // client_secret_post
+  std::shared_ptr<EVP_PKEY> key;  // private_key_jwt: RSA private key (RS256)
+  std::string x5t_s256;           // private_key_jwt: base64url SHA-256 of the certificate DER
+  client_credential() = default;
+  client_credential(const client_credential&) = delete;
+  client_credential& operator=(const client_credential&) = delete;
+  ~client_credential();  // wipes the secret
+};
+
 struct runtime_secrets {
   std::shared_ptr<const cookie_key_ring> cookie_keys;
   std::shared_ptr<const session_signer> sessions;
+  // Confidential organisations by name; organisations with client_auth.method none are absent.
+  std::unordered_map<std::string, std::shared_ptr<const client_credential>> clients;
+
+  const client_credential* client(const std::string& organisation) const {
+    auto it = clients.find(organisation);
+    return it == clients.end() ? nullptr : it->second.get();
+  }
 };
+
+// The client credential of a private_key_jwt organisation from PEM texts: an RSA key of at
+// least 2048 bits and the certificate holding its public key. nullopt with `problem` set
+// otherwise (never containing key material).
+std::shared_ptr<const client_credential> make_private_key_jwt_credential(
+    std::string_view key_pem, std::string_view certificate_pem, std::string& problem);
 
 using secrets_result = boost::system::result<runtime_secrets, std::vector<config_error>>;
 
 // Builds the key ring (every cookies.keys entry, oldest first, decode_secret_key_32) and the
 // session signer (session.signing_keys PEM files; issuer, timeouts.session_lifetime,
-// session.clock_skew). Every problem is reported with its field path; secret values never
-// appear in errors.
+// session.clock_skew), and the client credentials of confidential organisations
+// (organisations[i].client_auth). Every problem is reported with its field path; secret values
+// never appear in errors.
 secrets_result load_runtime_secrets(const server_config& config, const secret_reader& reader);
 
 }  // namespace oidc::server

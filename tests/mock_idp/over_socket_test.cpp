@@ -178,5 +178,80 @@ TEST(MockIdpOverTls, ALoginThroughTheListenerAndPooledClientVerifies) {
   EXPECT_EQ(claims->preferred_username, "ada@demo.example");
 }
 
+// A token POST while the drop fault is certain; records the client's error.
+asio::awaitable<void> token_post_dropped(net::http_client* client, net::http_server* server,
+                                         std::string base, boost::system::error_code* seen,
+                                         unsigned* status) {
+  net::client_request token;
+  token.method = http::verb::post;
+  token.url = base + "/" + std::string(kTenant) + "/oauth2/v2.0/token";
+  token.idempotent = false;
+  token.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                   {"Origin", std::string(kOrigin)}};
+  token.body = "grant_type=authorization_code&client_id=" + std::string(kSpa) +
+               "&code=c&redirect_uri=" + url_encode(kRedirect) + "&code_verifier=v";
+  auto call = client->send(std::move(token));
+  auto r = co_await std::move(call);
+  if (r)
+    *status = r->status;
+  else
+    *seen = r.error();
+  client->shutdown();
+  auto stopped = server->shutdown(1s);
+  co_await std::move(stopped);
+}
+
+TEST(MockIdpOverTls, DropFaultEndsTheConnectionWithoutAResponse) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("mock-idp-drop-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ensure_dev_pki(dir);
+
+  asio::io_context io;
+  std::unique_ptr<identity_provider> idp;
+  net::request_handler handler = [&idp](net::request req, net::connection_info conn) {
+    return idp->handle(std::move(req), conn);
+  };
+  net::http_server server(io, handler);
+  net::listener_options options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  options.tls =
+      net::make_server_tls_context((dir / "cert.pem").string(), (dir / "key.pem").string()).value();
+  const auto endpoint = server.listen(options).value();
+  const std::string base = "https://localhost:" + std::to_string(endpoint.port());
+
+  auto config = test_config();
+  config.base_url = base;
+  openssl_random rng;
+  idp = std::make_unique<identity_provider>(
+      config,
+      [] { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); },
+      rng);
+  fault_settings faults;
+  faults.drop_rate = 1.0;
+  idp->set_faults(faults);
+
+  net::client_options client_options;
+  client_options.tls = net::make_client_tls_context((dir / "ca.pem").string()).value();
+  client_options.total_timeout = 5s;
+  net::http_client client(io.get_executor(), client_options);
+
+  boost::system::error_code seen;
+  unsigned status = 0;
+  bool done = false;
+  asio::co_spawn(io, token_post_dropped(&client, &server, base, &seen, &status),
+                 [&done](std::exception_ptr e) {
+                   done = true;
+                   if (e) std::rethrow_exception(e);
+                 });
+  io.run_for(10s);
+  std::filesystem::remove_all(dir);
+
+  ASSERT_TRUE(done);
+  EXPECT_EQ(status, 0u) << "a response was written";
+  EXPECT_EQ(seen, make_error_code(net::client_errc::connection_lost)) << seen.message();
+}
+
 }  // namespace
 }  // namespace oidc::mock::test

@@ -483,6 +483,62 @@ TEST(HttpServer, HandlerExceptionBecomes500) {
   EXPECT_EQ(observer.count(net::connection_event::handler_exception), 1);
 }
 
+asio::awaitable<net::response> answer_close_connection(net::request, net::connection_info) {
+  throw net::close_connection();
+  co_return net::response{};
+}
+
+TEST(HttpServer, CloseConnectionFromHandlerEndsConnectionWithoutResponse) {
+  asio::io_context io;
+  counting_observer observer;
+  net::http_server server(io, answer_close_connection, &observer);
+  auto ep = server.listen({});
+  ASSERT_TRUE(ep);
+  std::string received = "not run";
+  run_bounded(io,
+              [](tcp::endpoint e, net::http_server* s, std::string* out) -> asio::awaitable<void> {
+                auto socket = co_await connect_to(e);
+                const std::string raw = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+                co_await asio::async_write(socket, asio::buffer(raw), asio::use_awaitable);
+                const auto start = clock_type::now();
+                *out = co_await read_until_close(&socket, 5s);
+                // Closed by the server, not cut off by the 5 s read limit.
+                EXPECT_LT(clock_type::now() - start, 4s);
+                co_await s->shutdown(1s);
+              }(*ep, &server, &received));
+  EXPECT_EQ(received, "");
+  EXPECT_EQ(observer.count(net::connection_event::handler_exception), 0);
+  EXPECT_EQ(observer.count(net::connection_event::closed), 1);
+  EXPECT_EQ(observer.requests.load(), 0);
+  EXPECT_EQ(server.open_connections(), 0u);
+}
+
+TEST(HttpServer, CloseConnectionIsSeenByTheClientAsConnectionLost) {
+  asio::io_context io;
+  net::http_server server(io, answer_close_connection);
+  auto ep = server.listen({});
+  ASSERT_TRUE(ep);
+  net::client_options copts;
+  copts.allow_plain_http_loopback = true;
+  auto client = std::make_shared<net::http_client>(io.get_executor(), copts);
+  boost::system::error_code seen;
+  run_bounded(io,
+              [](tcp::endpoint e, net::http_server* s, std::shared_ptr<net::http_client> c,
+                 boost::system::error_code* out) -> asio::awaitable<void> {
+                net::client_request r;
+                r.method = http::verb::post;
+                r.url = "http://127.0.0.1:" + std::to_string(e.port()) + "/token";
+                r.idempotent = false;
+                r.body = "a=b";
+                auto send = c->send(std::move(r));
+                auto res = co_await std::move(send);
+                if (!res) *out = res.error();
+                c->shutdown();
+                co_await s->shutdown(1s);
+              }(*ep, &server, client, &seen));
+  EXPECT_EQ(seen, make_error_code(net::client_errc::connection_lost));
+}
+
 TEST(HttpServer, ListenRejectsUnparsableAddress) {
   asio::io_context io;
   net::http_server server(io, answer_hello);

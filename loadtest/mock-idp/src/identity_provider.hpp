@@ -54,9 +54,9 @@ enum class aadsts : std::uint32_t {
   transient_error = 90033,
 };
 
-// Thrown by the handler when the drop fault fires: the connection must end without a response.
-// A listener that does not know it answers 500 instead (see docs/mock-idp.md).
-struct drop_connection : std::exception {
+// Thrown by the handler when the drop fault fires: oidc::net's listener ends the connection
+// without writing a response (the client sees connection_lost).
+struct drop_connection : net::close_connection {
   const char* what() const noexcept override { return "mock IdP fault: drop the connection"; }
 };
 

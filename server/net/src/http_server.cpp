@@ -297,13 +297,22 @@ asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_s
     request req = parser.release();
     const bool keep_alive = req.keep_alive();
     std::optional<response> handled;
+    bool close_silently = false;
     try {
       // The request is copied only when an observer wants to see it afterwards.
       request handler_request = self->observer != nullptr ? req : std::move(req);
       auto call = self->handler(std::move(handler_request), info);
       handled.emplace(co_await std::move(call));
+    } catch (const close_connection&) {
+      handled.reset();
+      close_silently = true;
     } catch (...) {
       handled.reset();
+    }
+    if (close_silently) {
+      // The caller closes the socket without a TLS close_notify: an abrupt end, as asked.
+      self->notify(connection_event::closed);
+      co_return;
     }
     if (!handled) {
       self->notify(connection_event::handler_exception);

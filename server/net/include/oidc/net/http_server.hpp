@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -39,8 +40,16 @@ struct connection_info {
 };
 
 // The application: a request in, a response out. It may co_await upstream calls; it must not
-// block. Exceptions escaping it become a 500 and are reported through server_observer.
+// block. Exceptions escaping it become a 500 and are reported through server_observer, except
+// close_connection.
 using request_handler = std::function<asio::awaitable<response>(request, connection_info)>;
+
+// Thrown by a handler to end the connection without writing any response: the client sees the
+// connection lost mid-exchange. Meant for fault injection (the mock IdP's drop fault); reported
+// as connection_event::closed, not handler_exception.
+struct close_connection : std::exception {
+  const char* what() const noexcept override { return "handler asked to close the connection"; }
+};
 
 // Why a connection ended or a request was refused before reaching the handler; for metrics.
 enum class connection_event : std::uint8_t {

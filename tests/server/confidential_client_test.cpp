@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: Apache-2.0
+// Confidential organisations (client_auth): client_secret_post logins against the mock Entra
+// tenant's web client, credential loading, and the private_key_jwt client assertion (which the
+// mock does not accept, so it is checked on its own: header, claims and signature).
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "app.hpp"
+#include "blocking_pool.hpp"
+#include "client_assertion.hpp"
+#include "cookies.hpp"
+#include "http_params.hpp"
+#include "identity_provider.hpp"
+#include "oidc/base64url.hpp"
+#include "oidc/json.hpp"
+#include "oidc/session_token.hpp"
+#include "runtime_secrets.hpp"
+#include "support/test_pki.hpp"
+
+namespace oidc::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = net::http;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kTenant = "3f2a9c4e-7b1d-4e8a-9c6f-2d5b8e1a4c70";
+constexpr std::string_view kClient = "c1d2e3f4-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
+constexpr std::string_view kRedirect = "https://acme.example.com/api/single-sign-on";
+constexpr std::string_view kHost = "acme.example.com";
+constexpr std::string_view kSecret = "web-client-secret~value";
+
+std::chrono::sys_seconds wall_now() {
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+struct recorded_request {
+  std::string target;
+  std::string origin;
+  std::string body;
+};
+
+std::shared_ptr<const client_credential> secret_credential(std::string_view secret) {
+  auto c = std::make_shared<client_credential>();
+  c->method = client_auth_method::client_secret_post;
+  c->secret = std::string(secret);
+  return c;
+}
+
+class ConfidentialLoginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto& pki = test::cached_test_pki_files();
+    idp_server_ = std::make_unique<net::http_server>(
+        io_, [this](net::request req, net::connection_info conn) {
+          record(req);
+          return idp_->handle(std::move(req), conn);
+        });
+    net::listener_options lo;
+    lo.address = "127.0.0.1";
+    lo.port = 0;
+    lo.tls = net::make_server_tls_context(pki.cert.string(), pki.key.string()).value();
+    const auto ep = idp_server_->listen(lo).value();
+    base_ = "https://localhost:" + std::to_string(ep.port());
+
+    mock::mock_idp_config mc;
+    mc.base_url = base_;
+    mock::mock_tenant t;
+    t.id = std::string(kTenant);
+    t.clients.push_back({std::string(kClient),
+                         mock::client_type::web,
+                         std::string(kSecret),
+                         {std::string(kRedirect)}});
+    t.users.push_back({"9b1c5d7e-0000-4000-8000-00000000000a", "Ada Lovelace", "ada@acme.example",
+                       "ada@acme.example", false});
+    t.default_user = "ada@acme.example";
+    mc.tenants.push_back(t);
+    idp_ = std::make_unique<mock::identity_provider>(mc, wall_now, idp_rng_);
+
+    const std::string text = R"({
+      "server": {"listen": [{"address": "127.0.0.1", "port": 0}], "base_domain": "example.com"},
+      "session": {"issuer": "https://example.com",
+                  "signing_keys": [{"private_key_file": "/unused/session.pem"}]},
+      "cookies": {"keys": [{"id": 1, "secret_file": "/unused/cookie.key"}]},
+      "accounts": {"mode": "tenant", "sqlite_path": "/unused/accounts.db"},
+      "organisations": [{"name": "acme", "tenant_id": ")" +
+                             std::string(kTenant) + R"(", "client_id": ")" + std::string(kClient) +
+                             R"(", "authority": ")" + base_ + R"(",
+                         "redirect_uri": ")" +
+                             std::string(kRedirect) + R"(",
+                         "client_auth": {"method": "client_secret_post",
+                                         "secret_file": "/unused/client.secret"}}]})";
+    auto cfg = parse_config(text, config_environment{});
+    ASSERT_TRUE(cfg) << format_errors(cfg.error());
+    config_ = *cfg;
+
+    auto ring = std::make_shared<cookie_key_ring>();
+    std::array<std::uint8_t, 32> key{};
+    key[0] = 7;
+    ASSERT_TRUE(ring->add(1, key));
+    auto pem = generate_ec_p256_private_key_pem().value();
+    std::vector<session_key> keys{{pem, "s1"}};
+    secrets_.cookie_keys = ring;
+    secrets_.sessions = std::make_shared<const session_signer>(
+        session_signer::create(keys, {"https://example.com", 8h, 30s}).value());
+
+    net::client_options copts;
+    copts.tls = net::make_client_tls_context(pki.ca.string()).value();
+    copts.connect_timeout = 2s;
+    copts.read_timeout = 3s;
+    copts.total_timeout = 5s;
+    client_ = std::make_shared<net::http_client>(io_.get_executor(), copts);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void make_app(std::shared_ptr<const client_credential> credential) {
+    app_dependencies deps;
+    deps.config = config_;
+    deps.secrets = secrets_;
+    if (credential) deps.secrets.clients.emplace("acme", std::move(credential));
+    deps.client = client_;
+    deps.blocking = &pool_;
+    app_ = std::make_unique<app>(std::move(deps));
+    app_->set_ready(true);
+  }
+
+  void TearDown() override {
+    client_->shutdown();
+    auto done = asio::co_spawn(io_, idp_server_->shutdown(200ms), asio::use_future);
+    done.wait_for(5s);
+    work_.reset();
+    io_.stop();
+    thread_.join();
+    app_.reset();
+    pool_.join();
+  }
+
+  void record(const net::request& req) {
+    std::lock_guard lock(mutex_);
+    recorded_.push_back(
+        {std::string(req.target()), std::string(req[http::field::origin]), req.body()});
+  }
+
+  std::vector<recorded_request> token_requests() {
+    std::lock_guard lock(mutex_);
+    std::vector<recorded_request> out;
+    for (const auto& r : recorded_)
+      if (r.target.find("/oauth2/v2.0/token") != std::string::npos) out.push_back(r);
+    return out;
+  }
+
+  handled_request call(std::string target, std::string cookies = {}) {
+    net::request req{http::verb::get, target, 11};
+    req.set(http::field::host, kHost);
+    if (!cookies.empty()) req.set(http::field::cookie, cookies);
+    req.set(http::field::accept, "text/html");
+    net::connection_info conn;
+    conn.peer = asio::ip::make_address("192.0.2.10");
+    conn.tls = true;
+    auto f = asio::co_spawn(io_, app_->handle(std::move(req), conn), asio::use_future);
+    if (f.wait_for(10s) != std::future_status::ready) throw std::runtime_error("app timed out");
+    return f.get();
+  }
+
+  static std::string cookie_pair(const net::response& res, std::string_view prefix) {
+    const auto range = res.equal_range(http::field::set_cookie);
+    for (auto it = range.first; it != range.second; ++it) {
+      std::string c(it->value());
+      if (c.starts_with(prefix)) return c.substr(0, c.find(';'));
+    }
+    return {};
+  }
+
+  // Login, the mock's sign-in, and the callback; returns the callback's result.
+  handled_request log_in() {
+    auto h = call("/api/single-sign-on/login?return_to=%2Freports");
+    EXPECT_EQ(h.response.result_int(), 302u) << h.response.body();
+    const std::string state_cookie = cookie_pair(h.response, "__Host-oidc-login-");
+    net::client_request r;
+    r.url = std::string(h.response[http::field::location]);
+    auto f = asio::co_spawn(io_, client_->send(std::move(r)), asio::use_future);
+    if (f.wait_for(10s) != std::future_status::ready) throw std::runtime_error("fetch timed out");
+    auto res = f.get().value();
+    EXPECT_EQ(res.status, 302u) << res.body;
+    std::string loc(res.headers[http::field::location]);
+    EXPECT_TRUE(loc.starts_with(kRedirect)) << loc;
+    return call(loc.substr(std::string_view("https://acme.example.com").size()), state_cookie);
+  }
+
+  asio::io_context io_;
+  blocking_pool pool_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  std::thread thread_;
+  openssl_random idp_rng_;
+  std::unique_ptr<mock::identity_provider> idp_;
+  std::unique_ptr<net::http_server> idp_server_;
+  std::shared_ptr<net::http_client> client_;
+  std::shared_ptr<const server_config> config_;
+  runtime_secrets secrets_;
+  std::unique_ptr<app> app_;
+  std::string base_;
+  std::mutex mutex_;
+  std::vector<recorded_request> recorded_;
+};
+
+TEST_F(ConfidentialLoginTest, ClientSecretPostSignsInWithoutOrigin) {
+  make_app(secret_credential(kSecret));
+  auto h = log_in();
+  ASSERT_EQ(h.response.result_int(), 302u) << h.response.body();
+  EXPECT_EQ(h.response[http::field::location], "/reports");
+  EXPECT_FALSE(cookie_pair(h.response, "__Host-oidc-session=").empty());
+
+  const auto tokens = token_requests();
+  ASSERT_EQ(tokens.size(), 1u);
+  EXPECT_TRUE(tokens[0].origin.empty());
+  auto form = parse_form(tokens[0].body).value();
+  EXPECT_EQ(form.get("client_id"), kClient);
+  EXPECT_EQ(form.get("client_secret"), kSecret);
+  EXPECT_EQ(form.get("code_verifier")->size(), 43u);
+  EXPECT_FALSE(form.contains("client_assertion"));
+}
+
+TEST_F(ConfidentialLoginTest, WrongClientSecretIsTokenEndpointError) {
+  make_app(secret_credential("not-the-secret"));
+  auto h = log_in();
+  EXPECT_EQ(h.reason, auth_error::token_endpoint_error);
+  EXPECT_NE(h.response.body().find("invalid_client"), std::string::npos) << h.response.body();
+}
+
+TEST_F(ConfidentialLoginTest, ConfidentialOrganisationWithoutCredentialRefusesLogin) {
+  make_app(nullptr);
+  auto h = call("/api/single-sign-on/login");
+  EXPECT_EQ(h.reason, auth_error::config_invalid);
+  EXPECT_TRUE(token_requests().empty());
+}
+
+// --- credential loading ---------------------------------------------------------------------
+
+struct rsa_identity {
+  std::string key_pem;
+  std::string cert_pem;
+  test::pki_detail::x509_ptr cert;
+};
+
+rsa_identity make_rsa_identity(std::size_t bits = 2048) {
+  rsa_identity id;
+  evp_pkey_ptr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", bits));
+  if (!key) throw std::runtime_error("RSA keygen");
+  id.cert = test::pki_detail::new_cert(key.get(), "client-assertion", nullptr, 30);
+  test::pki_detail::sign(id.cert.get(), key.get());
+  id.key_pem = test::pki_detail::key_pem(key.get());
+  id.cert_pem = test::pki_detail::cert_pem(id.cert.get());
+  return id;
+}
+
+std::string sha256_b64(const std::string& der) {
+  std::uint8_t d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(der.data(), der.size(), d, &n, EVP_sha256(), nullptr);
+  return base64url_encode(std::span<const std::uint8_t>(d, n));
+}
+
+std::string der_of(X509* cert) {
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert, &der);
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
+secret_reader map_reader(std::map<std::string, std::string> files,
+                         std::map<std::string, std::string> env = {}) {
+  secret_reader r;
+  r.read_file = [files](const std::filesystem::path& p) -> std::optional<std::string> {
+    auto it = files.find(p.string());
+    if (it == files.end()) return std::nullopt;
+    return it->second;
+  };
+  r.getenv = [env](std::string_view n) -> std::optional<std::string> {
+    auto it = env.find(std::string(n));
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  return r;
+}
+
+std::shared_ptr<const server_config> config_with_client_auth(const std::string& client_auth) {
+  const std::string text = R"({
+    "server": {"listen": [{"address": "127.0.0.1", "port": 0}], "base_domain": "example.com"},
+    "session": {"issuer": "https://example.com",
+                "signing_keys": [{"private_key_file": "/k/session.pem"}]},
+    "cookies": {"keys": [{"id": 1, "secret_file": "/k/cookie.key"}]},
+    "accounts": {"mode": "tenant", "sqlite_path": "/k/accounts.db"},
+    "organisations": [{"name": "acme", "tenant_id": "3f2a9c4e-7b1d-4e8a-9c6f-2d5b8e1a4c70",
+                       "client_id": "c1d2e3f4-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                       "redirect_uri": "https://acme.example.com/api/single-sign-on",
+                       "client_auth": )" +
+                           client_auth + "}]}";
+  auto cfg = parse_config(text, config_environment{});
+  if (!cfg) throw std::runtime_error(format_errors(cfg.error()));
+  return *cfg;
+}
+
+std::map<std::string, std::string> base_files() {
+  return {{"/k/session.pem", generate_ec_p256_private_key_pem().value()},
+          {"/k/cookie.key", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}};
+}
+
+TEST(ClientCredentialLoading, ClientSecretFileIsReadWithoutTrailingNewline) {
+  auto files = base_files();
+  files["/k/client.secret"] = "s3cret\n";
+  auto cfg = config_with_client_auth(
+      R"({"method": "client_secret_post", "secret_file": "/k/client.secret"})");
+  auto s = load_runtime_secrets(*cfg, map_reader(files));
+  ASSERT_TRUE(s) << format_errors(s.error());
+  ASSERT_NE(s->client("acme"), nullptr);
+  EXPECT_EQ(s->client("acme")->method, client_auth_method::client_secret_post);
+  EXPECT_EQ(s->client("acme")->secret, "s3cret");
+}
+
+TEST(ClientCredentialLoading, MissingClientSecretIsReportedWithoutValue) {
+  auto cfg = config_with_client_auth(
+      R"({"method": "client_secret_post", "secret_file": "/k/client.secret"})");
+  auto s = load_runtime_secrets(*cfg, map_reader(base_files()));
+  ASSERT_FALSE(s);
+  ASSERT_EQ(s.error().size(), 1u);
+  EXPECT_EQ(s.error()[0].path, "organisations[0].client_auth.secret_file");
+}
+
+TEST(ClientCredentialLoading, PrivateKeyJwtLoadsKeyAndThumbprint) {
+  auto id = make_rsa_identity();
+  auto files = base_files();
+  files["/k/client.key"] = id.key_pem;
+  files["/k/client.crt"] = id.cert_pem;
+  auto cfg = config_with_client_auth(
+      R"({"method": "private_key_jwt", "key_file": "/k/client.key",
+          "certificate_file": "/k/client.crt"})");
+  auto s = load_runtime_secrets(*cfg, map_reader(files));
+  ASSERT_TRUE(s) << format_errors(s.error());
+  const auto* c = s->client("acme");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->method, client_auth_method::private_key_jwt);
+  EXPECT_EQ(c->x5t_s256, sha256_b64(der_of(id.cert.get())));
+}
+
+TEST(ClientCredentialLoading, CertificateOfAnotherKeyIsRefused) {
+  auto id = make_rsa_identity();
+  auto other = make_rsa_identity();
+  std::string problem;
+  EXPECT_EQ(make_private_key_jwt_credential(id.key_pem, other.cert_pem, problem), nullptr);
+  EXPECT_NE(problem.find("does not hold the public key"), std::string::npos) << problem;
+}
+
+TEST(ClientCredentialLoading, ShortRsaKeyIsRefused) {
+  auto id = make_rsa_identity(1024);
+  std::string problem;
+  EXPECT_EQ(make_private_key_jwt_credential(id.key_pem, id.cert_pem, problem), nullptr);
+  EXPECT_NE(problem.find("2048"), std::string::npos) << problem;
+}
+
+// --- the client assertion -------------------------------------------------------------------
+
+TEST(ClientAssertion, HeaderClaimsAndSignatureVerifyWithTheCertificate) {
+  auto id = make_rsa_identity();
+  std::string problem;
+  auto cred = make_private_key_jwt_credential(id.key_pem, id.cert_pem, problem);
+  ASSERT_NE(cred, nullptr) << problem;
+  openssl_random rng;
+  const auto now = std::chrono::sys_seconds(std::chrono::seconds(1'800'000'000));
+  const std::string endpoint = "https://login.example/tenant/oauth2/v2.0/token";
+  auto jwt = make_client_assertion(*cred, kClient, endpoint, now, rng);
+  ASSERT_TRUE(jwt);
+
+  const auto dot1 = jwt->find('.');
+  const auto dot2 = jwt->find('.', dot1 + 1);
+  ASSERT_NE(dot2, std::string::npos);
+  auto header_text = base64url_decode(std::string_view(*jwt).substr(0, dot1)).value();
+  auto payload_text =
+      base64url_decode(std::string_view(*jwt).substr(dot1 + 1, dot2 - dot1 - 1)).value();
+  auto header = parse_json_object(header_text, json_limits{}).value();
+  auto claims = parse_json_object(payload_text, json_limits{}).value();
+
+  EXPECT_EQ(*find_string(header, "alg"), "RS256");
+  EXPECT_EQ(*find_string(header, "typ"), "JWT");
+  EXPECT_EQ(*find_string(header, "x5t#S256"), sha256_b64(der_of(id.cert.get())));
+  EXPECT_EQ(*find_string(claims, "aud"), endpoint);
+  EXPECT_EQ(*find_string(claims, "iss"), kClient);
+  EXPECT_EQ(*find_string(claims, "sub"), kClient);
+  EXPECT_GE(find_string(claims, "jti")->size(), 43u);
+  EXPECT_EQ(claims.at("iat").as_int64(), 1'800'000'000);
+  EXPECT_EQ(claims.at("nbf").as_int64(), 1'800'000'000);
+  EXPECT_EQ(claims.at("exp").as_int64(), 1'800'000'000 + kClientAssertionLifetime.count());
+
+  // RS256 = RSASSA-PKCS1-v1_5 with SHA-256, checked with the certificate's public key.
+  auto sig = base64url_decode(std::string_view(*jwt).substr(dot2 + 1)).value();
+  const std::string_view signing_input = std::string_view(*jwt).substr(0, dot2);
+  evp_md_ctx_ptr md(EVP_MD_CTX_new());
+  ASSERT_EQ(EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr,
+                                 X509_get0_pubkey(id.cert.get())),
+            1);
+  EXPECT_EQ(EVP_DigestVerify(
+                md.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()),
+            1);
+
+  auto again = make_client_assertion(*cred, kClient, endpoint, now, rng);
+  ASSERT_TRUE(again);
+  auto claims2 =
+      parse_json_object(
+          base64url_decode(std::string_view(*again).substr(
+                               again->find('.') + 1, again->rfind('.') - again->find('.') - 1))
+              .value(),
+          json_limits{})
+          .value();
+  EXPECT_NE(*find_string(claims2, "jti"), *find_string(claims, "jti"));
+}
+
+TEST(ClientAssertion, RefusesASecretCredential) {
+  openssl_random rng;
+  auto cred = secret_credential("x");
+  auto jwt = make_client_assertion(*cred, kClient, "https://t/token", wall_now(), rng);
+  ASSERT_FALSE(jwt);
+  EXPECT_EQ(jwt.error(), auth_error::internal_error);
+}
+
+}  // namespace
+}  // namespace oidc::server
