@@ -293,6 +293,11 @@ int main(int argc, char** argv) {
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
   application.set_ready(true);
+  oidc::server::housekeeping_control housekeeping(io.get_executor());
+  asio::co_spawn(housekeeping.strand,
+                 oidc::server::run_housekeeping(&application, &housekeeping,
+                                                config->timeouts.revocation_purge_interval),
+                 asio::detached);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   const auto drain = config->timeouts.shutdown_drain;
@@ -300,10 +305,12 @@ int main(int argc, char** argv) {
   net::http_client* cli = client.get();
   asio::io_context* iop = &io;
   asio::signal_set* hup = &hangup;
+  oidc::server::housekeeping_control* chores = &housekeeping;
   signals.async_wait(
-      [&application, srv, drain, cli, iop, hup](const boost::system::error_code& ec, int) {
+      [&application, srv, drain, cli, iop, hup, chores](const boost::system::error_code& ec, int) {
         if (ec) return;
         hup->cancel();
+        chores->stop();
         application.set_ready(false);
         std::cerr << R"({"event":"shutting_down"})"
                   << "\n";

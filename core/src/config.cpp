@@ -792,6 +792,7 @@ struct config_builder {
     read("login_state_ttl", t.login_state_ttl, {1s, 1h});
     read("session_lifetime", t.session_lifetime, {1s, 24h * 30});
     read("revocation_cache_ttl", t.revocation_cache_ttl, {0ms, 10min});
+    read("revocation_purge_interval", t.revocation_purge_interval, {1s, 24h});
     f.finish();
     if (t.upstream_total < t.upstream_connect)
       diag.add("timeouts.upstream_total",

@@ -64,6 +64,8 @@ constexpr std::array<auth_error_info, static_cast<std::size_t>(auth_error::count
     {E::not_an_access_token, "not_an_access_token", 401,
      "The token carries neither scp nor roles, so it is not an access token."},
     {E::session_revoked, "session_revoked", 401, "The session was signed out; sign in again."},
+    {E::credentials_missing, "credentials_missing", 401,
+     "The request carries no session cookie and no bearer token; sign in."},
     {E::cookie_malformed, "cookie_malformed", 400, "A cookie is malformed."},
     {E::cookie_tampered, "cookie_tampered", 400,
      "A sealed cookie failed authentication (tampered or sealed for another purpose)."},

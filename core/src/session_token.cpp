@@ -198,7 +198,7 @@ result<issued_session> session_signer::issue(const session_claims& claims, sys_s
 
   const session_claims& c = out.claims;
   json::object payload;
-  payload.reserve(11);
+  payload.reserve(12);
   payload.emplace("iss", c.iss);
   payload.emplace("aud", jv(kSessionAudience));
   payload.emplace("sub", c.sub);
@@ -207,7 +207,8 @@ result<issued_session> session_signer::issue(const session_claims& claims, sys_s
                                    {"tid", c.tid},
                                    {"oid", c.oid},
                                    {"email", c.email},
-                                   {"name", c.name}})
+                                   {"name", c.name},
+                                   {"login_hint", c.login_hint}})
     if (!value.empty()) payload.emplace(jv(key), value);
   payload.emplace("iat", seconds_of(c.iat));
   payload.emplace("exp", seconds_of(c.exp));
@@ -246,7 +247,8 @@ result<session_claims> session_signer::verify(std::string_view token, sys_second
                                  {"tid", &c.tid},
                                  {"oid", &c.oid},
                                  {"email", &c.email},
-                                 {"name", &c.name}})
+                                 {"name", &c.name},
+                                 {"login_hint", &c.login_hint}})
     if (auto e = read_string(p, key, *out, false); e != auth_error::ok) return e;
   return c;
 }

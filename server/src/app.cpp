@@ -7,7 +7,9 @@
 #include <cstdio>
 
 #include <openssl/crypto.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json/array.hpp>
@@ -655,6 +657,7 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
   sc.oid = who.oid;
   sc.email = !acct->email.empty() ? acct->email : claims->email;
   sc.name = !acct->display_name.empty() ? acct->display_name : claims->name;
+  sc.login_hint = claims->login_hint;
   auto issued = ctx.snap->secrets.sessions->issue(sc, now());
   if (!issued) {
     ctx.fail(issued.error());
@@ -684,11 +687,44 @@ boost::asio::awaitable<result<bool>> app::is_revoked(std::string sid) {
   co_return r;
 }
 
+boost::asio::awaitable<result<std::size_t>> app::purge_expired_revocations() {
+  if (!deps_.revocations || !deps_.blocking) co_return std::size_t{0};
+  auto store = deps_.revocations;
+  const auto t = now();
+  auto op = run_blocking(*deps_.blocking, [store, t] {
+    try {
+      return store->purge_expired(t);
+    } catch (const std::exception&) {
+      return result<std::size_t>(auth_error::internal_error);
+    }
+  });
+  auto r = co_await std::move(op);
+  co_return r;
+}
+
+boost::asio::awaitable<void> run_housekeeping(app* application, housekeeping_control* control,
+                                              std::chrono::milliseconds interval) {
+  while (!control->stopped.load()) {
+    control->timer.expires_after(interval);
+    auto wait = control->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec] = co_await std::move(wait);
+    if (ec || control->stopped.load()) co_return;
+    auto op = application->purge_expired_revocations();
+    auto purged = co_await std::move(op);
+    std::string line =
+        purged ? R"({"event":"revocations_purged","rows":)" + std::to_string(*purged) + "}\n"
+               : R"({"event":"revocations_purge_failed","reason":")" +
+                     std::string(label(purged.error())) + "\"}\n";
+    // Quiet when there was nothing to do.
+    if (!purged || *purged != 0) std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+}
+
 boost::asio::awaitable<void> app::session(request_context& ctx) {
   const cookie_policy policy(ctx.snap->config->server.cookie_mode);
   const auto token = ctx.cookies.get(policy.name(kSessionCookie));
   if (!token) {
-    ctx.respond(401, "application/json", R"({"error":"no_session","message":"Not signed in."})");
+    ctx.fail(auth_error::credentials_missing, nullptr, {}, 401);
     co_return;
   }
   auto claims = ctx.snap->secrets.sessions->verify(*token, now());
@@ -752,9 +788,11 @@ boost::asio::awaitable<void> app::logout(request_context& ctx) {
     ctx.fail(auth_error::cross_site_request);
     co_return;
   }
+  std::string logout_hint;
   if (const auto token = ctx.cookies.get(policy.name(kSessionCookie))) {
-    if (auto claims = ctx.snap->secrets.sessions->verify(*token, now());
-        claims && deps_.revocations && deps_.blocking) {
+    auto claims = ctx.snap->secrets.sessions->verify(*token, now());
+    if (claims && claims->org == ctx.org->name) logout_hint = claims->login_hint;
+    if (claims && deps_.revocations && deps_.blocking) {
       auto store = deps_.revocations;
       const std::string sid = claims->sid;
       const auto exp = claims->exp + std::chrono::duration_cast<seconds>(cfg.session.clock_skew);
@@ -779,6 +817,8 @@ boost::asio::awaitable<void> app::logout(request_context& ctx) {
     location = disc.value()->end_session_endpoint;
     location += location.find('?') == std::string::npos ? '?' : '&';
     location += "post_logout_redirect_uri=" + url_encode(ctx.org->redirect_uri);
+    // Names the account to sign out, so Entra skips its account picker.
+    if (!logout_hint.empty()) location += "&logout_hint=" + url_encode(logout_hint);
   }
   ctx.redirect(location);
   ctx.out.response.insert(http::field::set_cookie, policy.clear_cookie(kSessionCookie));

@@ -15,6 +15,9 @@
 #include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "accounts.hpp"
 #include "blocking_pool.hpp"
@@ -81,6 +84,11 @@ class app {
   // `refresh` is set.
   boost::asio::awaitable<result<key_snapshot>> keys(std::string jwks_uri, bool refresh);
 
+  // One housekeeping pass: deletes the revocations of sessions that have expired anyway, so
+  // the table stays as small as the set of live sessions. Returns how many rows went (0
+  // without a revocation store).
+  boost::asio::awaitable<result<std::size_t>> purge_expired_revocations();
+
  private:
   struct request_context;
 
@@ -103,5 +111,24 @@ class app {
   std::unordered_map<std::string, std::shared_ptr<const discovery_document>> discovery_;
   std::atomic<std::uint64_t> request_counter_{0};
 };
+
+// Start and stop of the periodic housekeeping: run_housekeeping is spawned on `strand`, and
+// stop() (callable from any thread) ends it at its next step, also mid-pass.
+struct housekeeping_control {
+  explicit housekeeping_control(boost::asio::any_io_executor ex)
+      : strand(boost::asio::make_strand(ex)), timer(strand) {}
+  void stop() {
+    stopped.store(true);
+    boost::asio::post(strand, [this] { timer.cancel(); });
+  }
+  boost::asio::strand<boost::asio::any_io_executor> strand;
+  boost::asio::steady_timer timer;  // used on `strand` only
+  std::atomic<bool> stopped{false};
+};
+
+// Runs the app's housekeeping every `interval` (timeouts.revocation_purge_interval) until
+// control->stop(); failures are logged and retried at the next interval.
+boost::asio::awaitable<void> run_housekeeping(app* application, housekeeping_control* control,
+                                              std::chrono::milliseconds interval);
 
 }  // namespace oidc::server

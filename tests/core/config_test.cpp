@@ -150,6 +150,7 @@ TEST(ConfigParsing, FullConfigReadsEveryFieldAsWritten) {
   EXPECT_EQ(c.timeouts.login_state_ttl, 15min);
   EXPECT_EQ(c.timeouts.session_lifetime, 12h);
   EXPECT_EQ(c.timeouts.revocation_cache_ttl, 500ms);
+  EXPECT_EQ(c.timeouts.revocation_purge_interval, 90s);
 
   EXPECT_EQ(c.limits.max_header_bytes, 8192u);
   EXPECT_EQ(c.limits.max_body_bytes, 32768u);

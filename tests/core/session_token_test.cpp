@@ -57,6 +57,7 @@ session_claims alice() {
   c.oid = "00000000-0000-0000-66f3-3332eca7ea81";
   c.email = "alice@contoso.example";
   c.name = "Alice \"Al\" Example";
+  c.login_hint = "Ty4wMDAwMDAwMC0wMDAwLTAwMDAtNjZmMy0zMzMyZWNhN2VhODE";
   return c;
 }
 
@@ -141,6 +142,7 @@ TEST(SessionToken, OptionalProfileClaimsMayBeAbsent) {
   const auto token = issue_ok(signer, c);
   const auto payload = decode_part(token, 1);
   EXPECT_FALSE(payload.contains("email"));
+  EXPECT_FALSE(payload.contains("login_hint"));
   const auto verified = signer.verify(token, kNow);
   ASSERT_TRUE(verified.has_value());
   EXPECT_TRUE(verified->email.empty());

@@ -2,255 +2,25 @@
 // Component tests: the real callback-server app against the mock Entra tenant served over TLS on
 // loopback with a test CA. The app's handler is driven directly (as the listener would), every
 // upstream call goes through the real pooled HTTPS client.
-#include <chrono>
 #include <future>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 
-#include "accounts.hpp"
-#include "app.hpp"
-#include "blocking_pool.hpp"
-#include "cookies.hpp"
-#include "http_params.hpp"
-#include "identity_provider.hpp"
+#include "login_harness.hpp"
+#include "oidc/base64url.hpp"
 #include "oidc/json.hpp"
-#include "oidc/session_token.hpp"
-#include "revocations.hpp"
-#include "support/test_pki.hpp"
 
 namespace oidc::server {
 namespace {
 
-namespace asio = boost::asio;
-namespace http = net::http;
-using namespace std::chrono_literals;
+using namespace harness;
 
-constexpr std::string_view kTenant = "3f2a9c4e-7b1d-4e8a-9c6f-2d5b8e1a4c70";
-constexpr std::string_view kClient = "b7e4d2a1-5c3f-4a9e-8d6b-1f0e9c2a7d35";
-constexpr std::string_view kRedirect = "https://acme.example.com/api/single-sign-on";
-constexpr std::string_view kHost = "acme.example.com";
-
-std::chrono::sys_seconds wall_now() {
-  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-}
-
-struct recorded_request {
-  std::string target;
-  std::string origin;
-  std::string body;
-};
-
-class LoginFlowTest : public ::testing::Test {
+class LoginFlowTest : public ::testing::Test, protected login_harness {
  protected:
-  void SetUp() override {
-    const auto& pki = test::cached_test_pki_files();
-    idp_server_ = std::make_unique<net::http_server>(
-        io_, [this](net::request req, net::connection_info conn) {
-          record(req);
-          return idp_->handle(std::move(req), conn);
-        });
-    net::listener_options lo;
-    lo.address = "127.0.0.1";
-    lo.port = 0;
-    lo.tls = net::make_server_tls_context(pki.cert.string(), pki.key.string()).value();
-    const auto ep = idp_server_->listen(lo).value();
-    base_ = "https://localhost:" + std::to_string(ep.port());
-
-    mock::mock_idp_config mc;
-    mc.base_url = base_;
-    mock::mock_tenant t;
-    t.id = std::string(kTenant);
-    t.clients.push_back(
-        {std::string(kClient), mock::client_type::spa, {}, {std::string(kRedirect)}});
-    t.users.push_back({"9b1c5d7e-0000-4000-8000-00000000000a", "Ada Lovelace", "ada@acme.example",
-                       "ada@acme.example", false});
-    t.default_user = "ada@acme.example";
-    mc.tenants.push_back(t);
-    idp_ = std::make_unique<mock::identity_provider>(mc, wall_now, idp_rng_);
-
-    const std::string text = R"({
-      "server": {"listen": [{"address": "127.0.0.1", "port": 0}], "base_domain": "example.com",
-                 "allowed_return_origins": ["https://app.example.com"]},
-      "session": {"issuer": "https://example.com",
-                  "signing_keys": [{"private_key_file": "/unused/session.pem"}]},
-      "cookies": {"keys": [{"id": 1, "secret_file": "/unused/cookie.key"}]},
-      "accounts": {"mode": "tenant", "sqlite_path": "/unused/accounts.db"},
-      "organisations": [{"name": "acme", "tenant_id": ")" +
-                             std::string(kTenant) + R"(", "client_id": ")" + std::string(kClient) +
-                             R"(", "authority": ")" + base_ + R"(",
-                         "redirect_uri": ")" +
-                             std::string(kRedirect) + R"("}]})";
-    auto cfg = parse_config(text, config_environment{});
-    ASSERT_TRUE(cfg) << format_errors(cfg.error());
-
-    auto ring = std::make_shared<cookie_key_ring>();
-    std::array<std::uint8_t, 32> key{};
-    key[0] = 7;
-    ASSERT_TRUE(ring->add(1, key));
-    auto pem = generate_ec_p256_private_key_pem().value();
-    std::vector<session_key> keys{{pem, "s1"}};
-    auto signer = session_signer::create(keys, {"https://example.com", 8h, 30s}).value();
-
-    net::client_options copts;
-    copts.tls = net::make_client_tls_context(pki.ca.string()).value();
-    copts.connect_timeout = 2s;
-    copts.read_timeout = 3s;
-    copts.total_timeout = 5s;
-    client_ = std::make_shared<net::http_client>(io_.get_executor(), copts);
-
-    app_dependencies deps;
-    deps.config = *cfg;
-    deps.secrets.cookie_keys = ring;
-    deps.secrets.sessions = std::make_shared<const session_signer>(std::move(signer));
-    deps.client = client_;
-    db_path_ = std::filesystem::temp_directory_path() /
-               ("oidc-login-flow-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
-    std::filesystem::remove(db_path_);
-    auto db = account_database::open(db_path_);
-    revocation_cache_options ropts;
-    ropts.ttl = 0ms;
-    deps.revocations =
-        std::make_shared<revocation_store>(std::make_shared<sqlite_revocation_backend>(db), ropts);
-    deps.blocking = &pool_;
-    app_ = std::make_unique<app>(std::move(deps));
-    app_->set_ready(true);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-
-  void TearDown() override {
-    client_->shutdown();
-    auto done = asio::co_spawn(io_, idp_server_->shutdown(200ms), asio::use_future);
-    done.wait_for(5s);
-    work_.reset();
-    io_.stop();
-    thread_.join();
-    app_.reset();
-    pool_.join();
-    std::filesystem::remove(db_path_);
-  }
-
-  void record(const net::request& req) {
-    std::lock_guard lock(mutex_);
-    recorded_.push_back(
-        {std::string(req.target()), std::string(req[http::field::origin]), req.body()});
-  }
-
-  std::vector<recorded_request> token_requests() {
-    std::lock_guard lock(mutex_);
-    std::vector<recorded_request> out;
-    for (const auto& r : recorded_)
-      if (r.target.find("/oauth2/v2.0/token") != std::string::npos) out.push_back(r);
-    return out;
-  }
-
-  handled_request call(std::string target, std::string cookies = {},
-                       std::string accept = "text/html") {
-    net::request req{http::verb::get, target, 11};
-    req.set(http::field::host, kHost);
-    if (!cookies.empty()) req.set(http::field::cookie, cookies);
-    req.set(http::field::accept, accept);
-    return send(std::move(req));
-  }
-
-  handled_request send(net::request req) {
-    net::connection_info conn;
-    conn.peer = asio::ip::make_address("192.0.2.10");
-    conn.tls = true;
-    auto f = asio::co_spawn(io_, app_->handle(std::move(req), conn), asio::use_future);
-    if (f.wait_for(10s) != std::future_status::ready) throw std::runtime_error("app timed out");
-    return f.get();
-  }
-
-  net::client_response fetch(std::string url) {
-    net::client_request r;
-    r.url = std::move(url);
-    auto f = asio::co_spawn(io_, client_->send(std::move(r)), asio::use_future);
-    if (f.wait_for(10s) != std::future_status::ready) throw std::runtime_error("fetch timed out");
-    return f.get().value();
-  }
-
-  static std::vector<std::string> set_cookies(const net::response& res) {
-    std::vector<std::string> out;
-    const auto range = res.equal_range(http::field::set_cookie);
-    for (auto it = range.first; it != range.second; ++it)
-      out.emplace_back(it->value());
-    return out;
-  }
-
-  // "name=value" of the first Set-Cookie whose name starts with `prefix`.
-  static std::string cookie_pair(const net::response& res, std::string_view prefix) {
-    for (const auto& c : set_cookies(res))
-      if (c.starts_with(prefix)) return c.substr(0, c.find(';'));
-    return {};
-  }
-
-  static param_list params_of(std::string_view url) { return parse_query(query_of(url)).value(); }
-
-  struct started_login {
-    std::string authorize_url;
-    std::string state_cookie;  // name=value
-    param_list params;
-  };
-
-  started_login start(std::string return_to = "/reports") {
-    auto h = call("/api/single-sign-on/login?return_to=" + url_encode(return_to));
-    EXPECT_EQ(h.response.result_int(), 302u) << h.response.body();
-    started_login s;
-    s.authorize_url = std::string(h.response[http::field::location]);
-    s.state_cookie = cookie_pair(h.response, "__Host-oidc-login-");
-    s.params = params_of(s.authorize_url);
-    return s;
-  }
-
-  // Lets the mock IdP sign the default user in; returns the callback target it redirects to.
-  std::string authorize(const started_login& s) {
-    auto res = fetch(s.authorize_url);
-    EXPECT_EQ(res.status, 302u) << res.body;
-    std::string loc(res.headers[http::field::location]);
-    EXPECT_TRUE(loc.starts_with(kRedirect)) << loc;
-    return loc.substr(std::string_view("https://acme.example.com").size());
-  }
-
-  // A signed-in session cookie ("name=value").
-  std::string sign_in() {
-    auto s = start();
-    auto h = call(authorize(s), s.state_cookie);
-    return cookie_pair(h.response, "__Host-oidc-session=");
-  }
-
-  handled_request post_logout(std::string cookies, std::string site, std::string origin) {
-    net::request req{http::verb::post, "/api/single-sign-on/logout", 11};
-    req.set(http::field::host, kHost);
-    if (!cookies.empty()) req.set(http::field::cookie, cookies);
-    if (!site.empty()) req.set("Sec-Fetch-Site", site);
-    if (!origin.empty()) req.set(http::field::origin, origin);
-    return send(std::move(req));
-  }
-
-  asio::io_context io_;
-  blocking_pool pool_{1};
-  std::filesystem::path db_path_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  std::thread thread_;
-  openssl_random idp_rng_;
-  std::unique_ptr<mock::identity_provider> idp_;
-  std::unique_ptr<net::http_server> idp_server_;
-  std::shared_ptr<net::http_client> client_;
-  std::unique_ptr<app> app_;
-  std::string base_;
-  std::mutex mutex_;
-  std::vector<recorded_request> recorded_;
+  void SetUp() override { start_harness(); }
+  void TearDown() override { stop_harness(); }
 };
 
 TEST_F(LoginFlowTest, HappyPathSignsInAndRedirectsToReturnTo) {
@@ -410,6 +180,9 @@ TEST_F(LoginFlowTest, TokenEndpointAadstsErrorIsMappedAsJson) {
 TEST_F(LoginFlowTest, SessionEndpointWithoutCookieIs401) {
   auto h = call("/api/session", {}, "application/json");
   EXPECT_EQ(h.response.result_int(), 401u);
+  EXPECT_EQ(h.reason, auth_error::credentials_missing);
+  EXPECT_NE(h.response.body().find("\"credentials_missing\""), std::string::npos)
+      << h.response.body();
 }
 
 TEST_F(LoginFlowTest, UnknownOrganisationIs404) {
@@ -448,15 +221,62 @@ TEST_F(LoginFlowTest, LogoutRevokesSessionAndRedirectsToEndSession) {
   const std::string loc(h.response[http::field::location]);
   EXPECT_TRUE(loc.starts_with(base_ + "/" + std::string(kTenant) + "/oauth2/v2.0/logout?")) << loc;
   EXPECT_EQ(params_of(loc).get("post_logout_redirect_uri"), kRedirect);
+  // The ID token's login_hint claim (the mock emits Entra's shape) names the account to sign out.
+  EXPECT_EQ(params_of(loc).get("logout_hint"),
+            base64url_encode("O." + std::string(kAdaOid) + "." + std::string(kTenant)));
   EXPECT_NE(cookie_pair(h.response, "__Host-oidc-session=").size(), 0u);
   auto after = call("/api/session", session, "application/json");
   EXPECT_EQ(after.response.result_int(), 401u);
   EXPECT_EQ(after.reason, auth_error::session_revoked);
 }
 
+std::int64_t revocation_rows(account_database& db) {
+  auto c = db.lock();
+  auto st = c.prepare("SELECT COUNT(*) FROM revocations");
+  EXPECT_TRUE(st.step());
+  return st.column_int64(0);
+}
+
+TEST_F(LoginFlowTest, RevocationsArePurgedOnceTheSessionWouldHaveExpired) {
+  const auto session = sign_in();
+  ASSERT_EQ(post_logout(session, "same-origin", {}).response.result_int(), 302u);
+  ASSERT_EQ(revocation_rows(*db_), 1);
+  auto purge = [this] {
+    auto f = asio::co_spawn(io_, app_->purge_expired_revocations(), asio::use_future);
+    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
+    return f.get();
+  };
+  // Still needed while the session could be presented.
+  EXPECT_EQ(purge().value(), 0u);
+  EXPECT_EQ(revocation_rows(*db_), 1);
+  // Sessions live 8 h here, plus the session clock skew (30 s by default).
+  clock_offset_s_.store(std::chrono::seconds(8h + 61s).count());
+  EXPECT_EQ(purge().value(), 1u);
+  EXPECT_EQ(revocation_rows(*db_), 0);
+}
+
+TEST_F(LoginFlowTest, HousekeepingPurgesPeriodicallyUntilCancelled) {
+  const auto session = sign_in();
+  ASSERT_EQ(post_logout(session, "same-origin", {}).response.result_int(), 302u);
+  clock_offset_s_.store(std::chrono::seconds(9h).count());
+  housekeeping_control control(io_.get_executor());
+  auto done =
+      asio::co_spawn(control.strand, run_housekeeping(app_.get(), &control, 5ms), asio::use_future);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (revocation_rows(*db_) != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(revocation_rows(*db_), 0);
+  control.stop();
+  EXPECT_EQ(done.wait_for(10s), std::future_status::ready);
+}
+
 TEST_F(LoginFlowTest, LogoutWithNullOriginAndNoFetchMetadataIsAccepted) {
   auto h = post_logout({}, {}, "null");
   EXPECT_EQ(h.response.result_int(), 302u);
+  // Without a session there is no account to name.
+  const std::string loc(h.response[http::field::location]);
+  EXPECT_TRUE(params_of(loc).get("post_logout_redirect_uri").has_value()) << loc;
+  EXPECT_FALSE(params_of(loc).get("logout_hint").has_value()) << loc;
 }
 
 TEST_F(LoginFlowTest, CrossSiteLogoutIsRefused) {

@@ -131,6 +131,7 @@ struct timeouts_config {
   config_duration login_state_ttl = std::chrono::minutes(10);
   config_duration session_lifetime = std::chrono::hours(8);
   config_duration revocation_cache_ttl = std::chrono::seconds(30);
+  config_duration revocation_purge_interval = std::chrono::minutes(10);
   bool operator==(const timeouts_config&) const = default;
 };
 

@@ -56,6 +56,7 @@ enum class auth_error : std::uint8_t {
   claim_invalid,
   not_an_access_token,
   session_revoked,
+  credentials_missing,
   // Sealed cookies and login state.
   cookie_malformed,
   cookie_tampered,

@@ -32,6 +32,9 @@ struct session_claims {
   std::string oid;
   std::string email;
   std::string name;
+  // Entra's optional login_hint claim of the ID token, kept so logout can name the account to
+  // sign out (logout_hint at the end_session_endpoint); opaque, empty when the IdP sent none.
+  std::string login_hint;
   std::string iss;  // set by issue() from the configured issuer
   std::chrono::sys_seconds iat{};
   std::chrono::sys_seconds exp{};  // absolute: iat + lifetime, never extended by use
