@@ -15,6 +15,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -256,6 +257,55 @@ TEST(HttpServer, AnswersOversizedBodyWith413) {
       "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4096\r\n\r\n" + std::string(4096, 'b');
   run_bounded(io, send_raw_expect(*ep, raw, "HTTP/1.1 413"));
   EXPECT_EQ(observer.count(net::connection_event::body_too_large), 1);
+}
+
+asio::awaitable<net::response> answer_echo(net::request req, net::connection_info) {
+  net::response res{http::status::ok, req.version()};
+  res.body() = "got " + req.body();
+  co_return res;
+}
+
+// Sends the head of a request that expects 100-continue, waits for the interim answer, then
+// sends the body and reads the final one.
+asio::awaitable<void> expect_continue_exchange(tcp::endpoint ep, std::string* interim,
+                                               std::string* final_answer) {
+  auto socket = co_await connect_to(ep);
+  const std::string head =
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+      "Content-Length: 5\r\nConnection: close\r\n\r\n";
+  co_await asio::async_write(socket, asio::buffer(head), asio::use_awaitable);
+  std::string got;
+  const auto n = co_await asio::async_read_until(socket, asio::dynamic_buffer(got), "\r\n\r\n",
+                                                 asio::use_awaitable);
+  *interim = got.substr(0, n);
+  co_await asio::async_write(socket, asio::buffer(std::string_view("hello")), asio::use_awaitable);
+  auto rest = co_await read_until_close(&socket, 5s);
+  *final_answer = got.substr(n) + rest;
+}
+
+TEST(HttpServer, ExpectContinueGetsAnInterim100BeforeTheBodyIsRead) {
+  asio::io_context io;
+  net::http_server server(io, answer_echo);
+  auto ep = server.listen(net::listener_options{});
+  ASSERT_TRUE(ep);
+  std::string interim, final_answer;
+  run_bounded(io, expect_continue_exchange(*ep, &interim, &final_answer));
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_TRUE(final_answer.starts_with("HTTP/1.1 200 OK\r\n")) << final_answer;
+  EXPECT_TRUE(final_answer.ends_with("\r\n\r\ngot hello")) << final_answer;
+}
+
+TEST(HttpServer, ExpectContinueWithAnOversizedBodyIs413WithoutInterim) {
+  asio::io_context io;
+  net::http_server server(io, answer_echo);
+  net::listener_options opt;
+  opt.max_body_bytes = 1024;
+  auto ep = server.listen(opt);
+  ASSERT_TRUE(ep);
+  const std::string raw =
+      "POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+      "Content-Length: 4096\r\n\r\n";
+  run_bounded(io, send_raw_expect(*ep, raw, "HTTP/1.1 413"));
 }
 
 TEST(HttpServer, AnswersOversizedChunkedBodyWith413) {

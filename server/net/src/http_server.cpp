@@ -23,6 +23,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -259,6 +260,20 @@ asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_s
     const unsigned version = parser.get().version();
 
     if (!parser.is_done()) {
+      // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for an interim 100
+      // before the body (curl for a second, others longer). The declared length already passed
+      // the body limit, else the header read above failed with body_limit.
+      if (version >= 11 && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> go_on{http::status::continue_, version};
+        lowest.expires_after(opt.write_timeout);
+        auto [cec, cn] = co_await http::async_write(stream, go_on, tuple_awaitable);
+        (void)cn;
+        lowest.expires_never();
+        if (cec) {
+          self->notify(connection_event::closed);
+          co_return;
+        }
+      }
       state->arm(opt.body_read_timeout);
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
       (void)bn;
