@@ -56,6 +56,72 @@ constexpr std::array kRows{
                 "This user is not assigned to the application in Entra.",
                 "Assign the user (or a group containing them) under Enterprise applications > "
                 "Users and groups, or turn off 'Assignment required'."},
+    // Confidential (web) registrations: client_secret_post and private_key_jwt.
+    aadsts_info{7000215, "client_secret_invalid", "Entra refused the client secret.",
+                "Under Certificates & secrets in the app registration, create a new client "
+                "secret and send us its Value (not its Secret ID); the old one may have expired "
+                "or been deleted."},
+    aadsts_info{700027, "client_assertion_signature_invalid",
+                "Entra could not verify the client assertion with a certificate of this "
+                "application.",
+                "Upload this organisation's certificate (the public .cer/.pem we gave you) under "
+                "Certificates & secrets in the app registration. When we rotate it, upload the "
+                "new one before removing the old."},
+    aadsts_info{700024, "client_assertion_time_range",
+                "Entra found the client assertion outside its validity period.",
+                "Nothing to change in Entra: the server's clock is off. Synchronise it (NTP); "
+                "the assertion is valid for 5 minutes from when it is made."},
+    aadsts_info{700021, "client_assertion_issuer_mismatch",
+                "The client assertion names a different application than the request.",
+                "The organisation's client_id must be the Application (client) ID of the "
+                "registration that holds the certificate."},
+    aadsts_info{700023, "client_assertion_audience_mismatch",
+                "The client assertion was addressed to another token endpoint.",
+                "Check the Directory (tenant) ID and authority you sent us: the assertion is "
+                "addressed to that tenant's token endpoint (a specific tenant, not 'common' or "
+                "'organizations')."},
+    aadsts_info{50048, "client_assertion_subject_mismatch",
+                "The client assertion's subject differs from its issuer.",
+                "Nothing to change in Entra: the server built a malformed assertion. Report it "
+                "to us with the time of the failure."},
+    aadsts_info{50027, "invalid_jwt", "Entra found a token in the request invalid or malformed.",
+                "Nothing to change in Entra: try again. If it repeats, report it to us with the "
+                "time of the failure (a replayed client assertion also gives this code)."},
+    // Malformed requests, directory state and transient failures.
+    aadsts_info{900144, "missing_parameter", "The request to Entra lacked a required parameter.",
+                "Nothing to change in Entra: report it to us with the time of the failure."},
+    aadsts_info{9002313, "malformed_request",
+                "Entra found the request malformed or the sign-in code not valid for this "
+                "application.",
+                "Start the sign-in again. If it repeats, check that the Application (client) ID "
+                "and tenant we use match the registration, then report it to us."},
+    aadsts_info{70003, "unsupported_grant_type",
+                "Entra refused the kind of token request the server made.",
+                "Nothing to change in Entra: report it to us with the time of the failure."},
+    aadsts_info{700054, "unsupported_response_type",
+                "Entra refused the kind of sign-in response the server asked for.",
+                "The server uses the authorization code flow only: check the registration allows "
+                "it (no implicit-grant-only setup), then report it to us."},
+    aadsts_info{9002325, "pkce_required",
+                "Entra requires PKCE for this sign-in and did not receive it.",
+                "Nothing to change in Entra: the server always sends PKCE, so something between "
+                "the browser and Entra is altering the sign-in request."},
+    aadsts_info{900561, "post_required", "Entra expected a POST request.",
+                "Nothing to change in Entra: something between the server and Entra changed the "
+                "request method; report it to us."},
+    aadsts_info{90002, "tenant_not_found", "The organisation's Entra tenant was not found.",
+                "Check the Directory (tenant) ID you sent us; the tenant may have been deleted "
+                "or live in another Microsoft cloud."},
+    aadsts_info{50034, "user_not_found",
+                "This account does not exist in the organisation's directory.",
+                "Create the user in the tenant (or invite them as a guest), and check the address "
+                "they sign in with."},
+    aadsts_info{50057, "user_disabled", "This user account is disabled in Entra.",
+                "If the user should sign in, enable the account in Entra (Users > the user > "
+                "Account enabled)."},
+    aadsts_info{90033, "transient_error", "Entra had a temporary problem.",
+                "Nothing to change in Entra: try again in a moment; check the Azure status page "
+                "if it persists."},
     aadsts_info{0, "other", "The identity provider refused the sign-in.",
                 "Look up the AADSTS code shown here in Microsoft's error reference; the Entra "
                 "sign-in logs show the details."},

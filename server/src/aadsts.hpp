@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Entra AADSTS error codes → a bounded reason key and what the customer's Entra admin must change
-// (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+// (https://learn.microsoft.com/entra/identity-platform/reference-error-codes). Every code the
+// mock IdP emits (loadtest/mock-idp/src/entra_error_codes.hpp) has its own row, which
+// tests/server/aadsts_test.cpp checks; the keys are the bounded set metrics name.
 #pragma once
 
 #include <cstdint>

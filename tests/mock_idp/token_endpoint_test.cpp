@@ -94,6 +94,35 @@ TEST_F(MockIdpTest, LoginHintSignsAnotherConfiguredUserIn) {
   EXPECT_EQ(claims->preferred_username, "bob@demo.example");
 }
 
+// Entra's optional login_hint claim: opaque, stable per user, what a relying party sends back as
+// logout_hint on the end-session redirect.
+TEST_F(MockIdpTest, IdTokenCarriesAStableOpaqueLoginHintPerUser) {
+  auto login_hint_of = [&](std::string extra) {
+    const auto pkce = fresh_pkce();
+    const std::string code = code_for(pkce, std::move(extra));
+    auto r = redeem(redeem_body(kSpa, code, kRedirect, pkce.verifier));
+    EXPECT_EQ(r.status, 200u);
+    const auto* id_token = find_string(r.body, "id_token");
+    if (id_token == nullptr) return std::string();
+    const std::string_view jwt = *id_token;
+    const auto dot1 = jwt.find('.');
+    const auto payload = base64url_decode(jwt.substr(dot1 + 1, jwt.rfind('.') - dot1 - 1));
+    auto claims = parse_json_object(payload.value(), kJoseJsonLimits).value();
+    const auto* hint = find_string(claims, "login_hint");
+    EXPECT_NE(hint, nullptr) << "login_hint missing from the ID token";
+    return hint ? std::string(*hint) : std::string();
+  };
+  const std::string ada = login_hint_of({});
+  ASSERT_FALSE(ada.empty());
+  EXPECT_EQ(login_hint_of({}), ada);
+  const std::string bob = login_hint_of("&login_hint=bob%40demo.example");
+  EXPECT_FALSE(bob.empty());
+  EXPECT_NE(bob, ada);
+  EXPECT_EQ(ada.find("ada@demo.example"), std::string::npos);
+  EXPECT_EQ(ada.find('.'), std::string::npos);
+  EXPECT_TRUE(base64url_decode(ada).has_value());
+}
+
 TEST_F(MockIdpTest, UnknownLoginHintIsAadsts50034OnTheMocksPage) {
   const auto pkce = fresh_pkce();
   auto res = get(authorize_target(kSpa, kRedirect, pkce.challenge, "&login_hint=nobody"));

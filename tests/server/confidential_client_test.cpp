@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Confidential organisations (client_auth): client_secret_post logins against the mock Entra
-// tenant's web client, credential loading, and the private_key_jwt client assertion (which the
-// mock does not accept, so it is checked on its own: header, claims and signature).
+// Confidential organisations (client_auth): client_secret_post and private_key_jwt logins
+// against the mock Entra tenant's web client over TLS (the mock checks the client assertion as
+// Entra does), credential loading, and the client assertion itself (header, claims, signature).
 #include <chrono>
 #include <future>
 #include <map>
@@ -19,10 +19,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "aadsts.hpp"
 #include "app.hpp"
 #include "blocking_pool.hpp"
 #include "client_assertion.hpp"
 #include "cookies.hpp"
+#include "error_page.hpp"
 #include "http_params.hpp"
 #include "identity_provider.hpp"
 #include "oidc/base64url.hpp"
@@ -61,6 +63,56 @@ std::shared_ptr<const client_credential> secret_credential(std::string_view secr
   return c;
 }
 
+struct rsa_identity {
+  std::string key_pem;
+  std::string cert_pem;
+  test::pki_detail::x509_ptr cert;
+};
+
+rsa_identity make_rsa_identity(std::size_t bits = 2048) {
+  rsa_identity id;
+  evp_pkey_ptr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", bits));
+  if (!key) throw std::runtime_error("RSA keygen");
+  id.cert = test::pki_detail::new_cert(key.get(), "client-assertion", nullptr, 30);
+  test::pki_detail::sign(id.cert.get(), key.get());
+  id.key_pem = test::pki_detail::key_pem(key.get());
+  id.cert_pem = test::pki_detail::cert_pem(id.cert.get());
+  return id;
+}
+
+std::string sha256_b64(const std::string& der) {
+  std::uint8_t d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(der.data(), der.size(), d, &n, EVP_sha256(), nullptr);
+  return base64url_encode(std::span<const std::uint8_t>(d, n));
+}
+
+std::string der_of(X509* cert) {
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert, &der);
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
+// The certificate registered for the mock's web client, and one it does not know.
+const rsa_identity& registered_identity() {
+  static const rsa_identity id = make_rsa_identity();
+  return id;
+}
+
+const rsa_identity& unknown_identity() {
+  static const rsa_identity id = make_rsa_identity();
+  return id;
+}
+
+std::shared_ptr<const client_credential> jwt_credential(const rsa_identity& id) {
+  std::string problem;
+  auto c = make_private_key_jwt_credential(id.key_pem, id.cert_pem, problem);
+  if (!c) throw std::runtime_error(problem);
+  return c;
+}
+
 class ConfidentialLoginTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -81,32 +133,19 @@ class ConfidentialLoginTest : public ::testing::Test {
     mc.base_url = base_;
     mock::mock_tenant t;
     t.id = std::string(kTenant);
-    t.clients.push_back({std::string(kClient),
-                         mock::client_type::web,
-                         std::string(kSecret),
-                         {std::string(kRedirect)}});
+    // The registration has a secret and a certificate, as an Entra app may during a move from
+    // one credential to the other.
+    mock::mock_client web{std::string(kClient),
+                          mock::client_type::web,
+                          std::string(kSecret),
+                          {std::string(kRedirect)}};
+    web.certificate_pem = registered_identity().cert_pem;
+    t.clients.push_back(std::move(web));
     t.users.push_back({"9b1c5d7e-0000-4000-8000-00000000000a", "Ada Lovelace", "ada@acme.example",
                        "ada@acme.example", false});
     t.default_user = "ada@acme.example";
     mc.tenants.push_back(t);
     idp_ = std::make_unique<mock::identity_provider>(mc, wall_now, idp_rng_);
-
-    const std::string text = R"({
-      "server": {"listen": [{"address": "127.0.0.1", "port": 0}], "base_domain": "example.com"},
-      "session": {"issuer": "https://example.com",
-                  "signing_keys": [{"private_key_file": "/unused/session.pem"}]},
-      "cookies": {"keys": [{"id": 1, "secret_file": "/unused/cookie.key"}]},
-      "accounts": {"mode": "tenant", "sqlite_path": "/unused/accounts.db"},
-      "organisations": [{"name": "acme", "tenant_id": ")" +
-                             std::string(kTenant) + R"(", "client_id": ")" + std::string(kClient) +
-                             R"(", "authority": ")" + base_ + R"(",
-                         "redirect_uri": ")" +
-                             std::string(kRedirect) + R"(",
-                         "client_auth": {"method": "client_secret_post",
-                                         "secret_file": "/unused/client.secret"}}]})";
-    auto cfg = parse_config(text, config_environment{});
-    ASSERT_TRUE(cfg) << format_errors(cfg.error());
-    config_ = *cfg;
 
     auto ring = std::make_shared<cookie_key_ring>();
     std::array<std::uint8_t, 32> key{};
@@ -127,7 +166,28 @@ class ConfidentialLoginTest : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
   }
 
+  // The organisation in the mode of `credential` (client_secret_post without one).
   void make_app(std::shared_ptr<const client_credential> credential) {
+    const bool jwt = credential && credential->method == client_auth_method::private_key_jwt;
+    const std::string client_auth =
+        jwt ? R"({"method": "private_key_jwt", "key_file": "/unused/client.key",
+                  "certificate_file": "/unused/client.crt"})"
+            : R"({"method": "client_secret_post", "secret_file": "/unused/client.secret"})";
+    const std::string text = R"({
+      "server": {"listen": [{"address": "127.0.0.1", "port": 0}], "base_domain": "example.com"},
+      "session": {"issuer": "https://example.com",
+                  "signing_keys": [{"private_key_file": "/unused/session.pem"}]},
+      "cookies": {"keys": [{"id": 1, "secret_file": "/unused/cookie.key"}]},
+      "accounts": {"mode": "tenant", "sqlite_path": "/unused/accounts.db"},
+      "organisations": [{"name": "acme", "tenant_id": ")" +
+                             std::string(kTenant) + R"(", "client_id": ")" + std::string(kClient) +
+                             R"(", "authority": ")" + base_ + R"(",
+                         "redirect_uri": ")" +
+                             std::string(kRedirect) + R"(", "client_auth": )" + client_auth + "}]}";
+    auto cfg = parse_config(text, config_environment{});
+    ASSERT_TRUE(cfg) << format_errors(cfg.error());
+    config_ = *cfg;
+
     app_dependencies deps;
     deps.config = config_;
     deps.secrets = secrets_;
@@ -239,6 +299,61 @@ TEST_F(ConfidentialLoginTest, WrongClientSecretIsTokenEndpointError) {
   auto h = log_in();
   EXPECT_EQ(h.reason, auth_error::token_endpoint_error);
   EXPECT_NE(h.response.body().find("invalid_client"), std::string::npos) << h.response.body();
+  EXPECT_NE(h.response.body().find("AADSTS7000215"), std::string::npos) << h.response.body();
+}
+
+// private_key_jwt end to end: the mock checks the assertion as Entra does (certificate by
+// x5t#S256, signature, iss = sub = client_id, aud = its token endpoint, time window, single-use
+// jti), so a login that completes proves the server's assertion right.
+TEST_F(ConfidentialLoginTest, PrivateKeyJwtSignsInWithAnAssertionTheIdpAccepts) {
+  make_app(jwt_credential(registered_identity()));
+  auto h = log_in();
+  ASSERT_EQ(h.response.result_int(), 302u) << h.response.body();
+  EXPECT_EQ(h.response[http::field::location], "/reports");
+  EXPECT_FALSE(cookie_pair(h.response, "__Host-oidc-session=").empty());
+
+  const auto tokens = token_requests();
+  ASSERT_EQ(tokens.size(), 1u);
+  EXPECT_TRUE(tokens[0].origin.empty());
+  auto form = parse_form(tokens[0].body).value();
+  EXPECT_EQ(form.get("client_id"), kClient);
+  EXPECT_FALSE(form.contains("client_secret"));
+  EXPECT_EQ(form.get("client_assertion_type"), kClientAssertionType);
+  EXPECT_EQ(form.get("code_verifier")->size(), 43u);
+  const std::string jwt(form.get("client_assertion").value());
+  const auto dot1 = jwt.find('.');
+  const auto dot2 = jwt.find('.', dot1 + 1);
+  ASSERT_NE(dot2, std::string::npos);
+  auto header =
+      parse_json_object(base64url_decode(jwt.substr(0, dot1)).value(), json_limits{}).value();
+  auto claims = parse_json_object(base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1)).value(),
+                                  json_limits{})
+                    .value();
+  EXPECT_EQ(*find_string(header, "x5t#S256"), sha256_b64(der_of(registered_identity().cert.get())));
+  EXPECT_EQ(*find_string(claims, "aud"), base_ + "/" + std::string(kTenant) + "/oauth2/v2.0/token");
+  EXPECT_EQ(*find_string(claims, "iss"), kClient);
+  EXPECT_EQ(*find_string(claims, "sub"), kClient);
+}
+
+TEST_F(ConfidentialLoginTest, TwoPrivateKeyJwtLoginsUseDistinctAssertions) {
+  make_app(jwt_credential(registered_identity()));
+  ASSERT_EQ(log_in().response.result_int(), 302u);
+  // A reused jti would be refused by the mock (AADSTS50027): the second login proves it is not.
+  auto second = log_in();
+  ASSERT_EQ(second.response.result_int(), 302u) << second.response.body();
+  EXPECT_EQ(token_requests().size(), 2u);
+}
+
+TEST_F(ConfidentialLoginTest, CertificateUnknownToTheIdpIsAadsts700027) {
+  make_app(jwt_credential(unknown_identity()));
+  auto h = log_in();
+  EXPECT_EQ(h.reason, auth_error::token_endpoint_error);
+  const std::string& body = h.response.body();
+  EXPECT_NE(body.find("AADSTS700027"), std::string::npos) << body;
+  EXPECT_NE(body.find("invalid_client"), std::string::npos) << body;
+  EXPECT_NE(body.find(html_escape(aadsts_lookup(700027).admin_fix)), std::string::npos) << body;
+  ASSERT_EQ(token_requests().size(), 1u);
+  EXPECT_TRUE(token_requests()[0].origin.empty());
 }
 
 TEST_F(ConfidentialLoginTest, ConfidentialOrganisationWithoutCredentialRefusesLogin) {
@@ -249,38 +364,6 @@ TEST_F(ConfidentialLoginTest, ConfidentialOrganisationWithoutCredentialRefusesLo
 }
 
 // --- credential loading ---------------------------------------------------------------------
-
-struct rsa_identity {
-  std::string key_pem;
-  std::string cert_pem;
-  test::pki_detail::x509_ptr cert;
-};
-
-rsa_identity make_rsa_identity(std::size_t bits = 2048) {
-  rsa_identity id;
-  evp_pkey_ptr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", bits));
-  if (!key) throw std::runtime_error("RSA keygen");
-  id.cert = test::pki_detail::new_cert(key.get(), "client-assertion", nullptr, 30);
-  test::pki_detail::sign(id.cert.get(), key.get());
-  id.key_pem = test::pki_detail::key_pem(key.get());
-  id.cert_pem = test::pki_detail::cert_pem(id.cert.get());
-  return id;
-}
-
-std::string sha256_b64(const std::string& der) {
-  std::uint8_t d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(der.data(), der.size(), d, &n, EVP_sha256(), nullptr);
-  return base64url_encode(std::span<const std::uint8_t>(d, n));
-}
-
-std::string der_of(X509* cert) {
-  unsigned char* der = nullptr;
-  const int n = i2d_X509(cert, &der);
-  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
-  OPENSSL_free(der);
-  return out;
-}
 
 secret_reader map_reader(std::map<std::string, std::string> files,
                          std::map<std::string, std::string> env = {}) {

@@ -24,6 +24,7 @@ struct ossl_deleter {
 using evp_pkey_ptr = std::unique_ptr<EVP_PKEY, ossl_deleter<EVP_PKEY_free>>;
 using evp_pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, ossl_deleter<EVP_PKEY_CTX_free>>;
 using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, ossl_deleter<EVP_MD_CTX_free>>;
+using evp_md_ptr = std::unique_ptr<EVP_MD, ossl_deleter<EVP_MD_free>>;
 using evp_cipher_ctx_ptr = std::unique_ptr<EVP_CIPHER_CTX, ossl_deleter<EVP_CIPHER_CTX_free>>;
 using bignum_ptr = std::unique_ptr<BIGNUM, ossl_deleter<BN_free>>;
 using bn_ctx_ptr = std::unique_ptr<BN_CTX, ossl_deleter<BN_CTX_free>>;

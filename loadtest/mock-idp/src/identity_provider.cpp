@@ -201,10 +201,23 @@ identity_provider::identity_provider(mock_idp_config config, clock_fn clock, ran
       rng_(rng),
       keys_(config_.keys, clock_()) {
   set_faults(config_.faults);
+  for (const auto& t : config_.tenants) {
+    for (const auto& c : t.clients) {
+      if (c.certificate_pem.empty()) continue;
+      std::string problem;
+      auto cert = load_client_certificate(c.certificate_pem, problem);
+      if (!cert) throw std::runtime_error("client " + c.client_id + " certificate: " + problem);
+      certificates_.emplace(t.id + '/' + c.client_id, std::move(*cert));
+    }
+  }
 }
 
 std::string identity_provider::issuer(std::string_view tenant) const {
   return config_.base_url + '/' + std::string(tenant) + "/v2.0";
+}
+
+std::string identity_provider::token_endpoint(std::string_view tenant) const {
+  return config_.base_url + '/' + std::string(tenant) + "/oauth2/v2.0/token";
 }
 
 fault_settings identity_provider::faults() const noexcept {
@@ -405,8 +418,8 @@ net::response identity_provider::error_page(const net::request& req, unsigned st
 net::response identity_provider::discovery(const net::request& req, const mock_tenant& t) {
   const std::string base = config_.base_url + '/' + t.id;
   json::object o;
-  o["token_endpoint"] = base + "/oauth2/v2.0/token";
-  o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_post"};
+  o["token_endpoint"] = token_endpoint(t.id);
+  o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_post", "private_key_jwt"};
   o["jwks_uri"] = base + "/discovery/v2.0/keys";
   o["response_modes_supported"] = json::array{"query"};
   o["subject_types_supported"] = json::array{"pairwise"};
@@ -619,17 +632,8 @@ net::response identity_provider::token(const net::request& req, const mock_tenan
                          "Client is public so neither 'client_assertion' nor 'client_secret' "
                          "should be presented.");
     }
-  } else {
-    if (secret == nullptr || secret->empty()) {
-      return entra_error(req, 401, "invalid_client", aadsts::web_client_without_secret,
-                         "The request body must contain the following parameter: "
-                         "'client_assertion' or 'client_secret'.");
-    }
-    if (!constant_time_equal(*secret, client->secret)) {
-      return entra_error(req, 401, "invalid_client", aadsts::invalid_client_secret,
-                         "Invalid client secret provided. Ensure the secret being sent in the "
-                         "request is the client secret value, not the client secret ID.");
-    }
+  } else if (auto refused = authenticate_web_client(req, t, *client, *params)) {
+    return std::move(*refused);
   }
   const auto origin = req.find(http::field::origin);
   if (client->type == client_type::spa && origin == req.end()) {
@@ -745,6 +749,53 @@ net::response identity_provider::token(const net::request& req, const mock_tenan
   auto res = json_response(req, 200, o);
   if (origin != req.end()) res.set(http::field::access_control_allow_origin, "*");
   return res;
+}
+
+std::optional<net::response> identity_provider::authenticate_web_client(const net::request& req,
+                                                                        const mock_tenant& t,
+                                                                        const mock_client& client,
+                                                                        const form_fields& params) {
+  const std::string* secret = form_get(params, "client_secret");
+  const std::string* assertion = form_get(params, "client_assertion");
+  if (secret != nullptr && assertion != nullptr) {
+    // RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
+    return entra_error(req, 400, "invalid_request", aadsts::malformed_request,
+                       "Invalid request. Request is malformed or invalid: both 'client_secret' "
+                       "and 'client_assertion' were presented.");
+  }
+  if (assertion != nullptr) {
+    const std::string* type = form_get(params, "client_assertion_type");
+    if (type == nullptr) {
+      return entra_error(req, 400, "invalid_request", aadsts::missing_parameter,
+                         "The request body must contain the following parameter: "
+                         "'client_assertion_type'.");
+    }
+    // RFC 7523 §2.2: the only assertion type Entra accepts for a certificate credential.
+    if (*type != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+      return entra_error(req, 400, "invalid_request", aadsts::malformed_request,
+                         "Invalid request. Request is malformed or invalid: unexpected "
+                         "'client_assertion_type'.");
+    }
+    const auto cert = certificates_.find(t.id + '/' + client.client_id);
+    auto rejected = verify_client_assertion(
+        *assertion, cert == certificates_.end() ? nullptr : &cert->second, client.client_id,
+        token_endpoint(t.id), clock_(), assertion_replays_);
+    if (rejected) {
+      return entra_error(req, 401, "invalid_client", rejected->code, rejected->description);
+    }
+    return std::nullopt;
+  }
+  if (secret == nullptr || secret->empty()) {
+    return entra_error(req, 401, "invalid_client", aadsts::web_client_without_secret,
+                       "The request body must contain the following parameter: "
+                       "'client_assertion' or 'client_secret'.");
+  }
+  if (client.secret.empty() || !constant_time_equal(*secret, client.secret)) {
+    return entra_error(req, 401, "invalid_client", aadsts::invalid_client_secret,
+                       "Invalid client secret provided. Ensure the secret being sent in the "
+                       "request is the client secret value, not the client secret ID.");
+  }
+  return std::nullopt;
 }
 
 net::response identity_provider::logout(const net::request& req, const mock_tenant& t,

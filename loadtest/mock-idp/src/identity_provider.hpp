@@ -11,12 +11,16 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
 
+#include "assertion_verifier.hpp"
+#include "entra_error_codes.hpp"
+#include "form.hpp"
 #include "key_ring.hpp"
 #include "mock_config.hpp"
 #include "oidc/net/http_server.hpp"
@@ -25,34 +29,6 @@
 namespace oidc::mock {
 
 using clock_fn = std::function<std::chrono::sys_seconds()>;
-
-// The AADSTS codes the mock answers with. The first ten are the ones a relying party must
-// explain to an Entra admin (and the bounded set metrics name); the rest answer malformed
-// requests and injected faults.
-enum class aadsts : std::uint32_t {
-  spa_origin_missing = 9002327,
-  origin_on_web_client = 9002326,
-  secret_from_public_client = 700025,
-  web_client_without_secret = 7000218,
-  code_redeemed = 54005,
-  code_expired = 70008,
-  verifier_mismatch = 501481,
-  redirect_uri_differs = 500112,
-  unknown_client = 700016,
-  redirect_uri_not_registered = 50011,
-  // Outside the metric set.
-  invalid_client_secret = 7000215,
-  missing_parameter = 900144,
-  malformed_request = 9002313,
-  unsupported_grant_type = 70003,
-  unsupported_response_type = 700054,
-  pkce_required = 9002325,
-  post_required = 900561,
-  tenant_not_found = 90002,
-  user_not_found = 50034,
-  user_disabled = 50057,
-  transient_error = 90033,
-};
 
 // Thrown by the handler when the drop fault fires: oidc::net's listener ends the connection
 // without writing a response (the client sees connection_lost).
@@ -73,6 +49,7 @@ class identity_provider {
   net::response respond(const net::request& req, const net::connection_info& conn);
 
   std::string issuer(std::string_view tenant) const;
+  std::string token_endpoint(std::string_view tenant) const;
   fault_settings faults() const noexcept;
   void set_faults(const fault_settings& f) noexcept;
   rotation_schedule rotate_keys();
@@ -98,6 +75,11 @@ class identity_provider {
   net::response jwks(const net::request& req);
   net::response authorize(const net::request& req, const mock_tenant& t, std::string_view query);
   net::response token(const net::request& req, const mock_tenant& t);
+  // Client authentication of a web client (RFC 6749 §2.3): nullopt when it passes.
+  std::optional<net::response> authenticate_web_client(const net::request& req,
+                                                       const mock_tenant& t,
+                                                       const mock_client& client,
+                                                       const form_fields& params);
   net::response logout(const net::request& req, const mock_tenant& t, std::string_view query);
   net::response admin(const net::request& req, const net::connection_info& conn,
                       std::string_view path);
@@ -120,6 +102,9 @@ class identity_provider {
   mutable std::mutex codes_mutex_;
   std::unordered_map<std::string, code_entry> codes_;
   std::size_t inserts_since_prune_ = 0;
+  // Certificates of web clients by "{tenant}/{client_id}", parsed once at construction.
+  std::unordered_map<std::string, client_certificate> certificates_;
+  assertion_replay_cache assertion_replays_;
 };
 
 }  // namespace oidc::mock

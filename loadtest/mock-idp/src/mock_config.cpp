@@ -10,6 +10,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "assertion_verifier.hpp"
 #include "oidc/json.hpp"
 
 namespace oidc::mock {
@@ -112,6 +113,15 @@ std::optional<std::string> read_secret(const std::filesystem::path& file) {
   return s;
 }
 
+// A whole small text file (a PEM certificate), unmodified.
+std::optional<std::string> read_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (s.empty() || s.size() > 1024 * 1024) return std::nullopt;
+  return s;
+}
+
 void parse_tenant(reader& r, const json::object& t, const std::string& path,
                   const std::filesystem::path& base, mock_tenant& out) {
   out.id = r.str(t, "id", path, true);
@@ -139,8 +149,22 @@ void parse_tenant(reader& r, const json::object& t, const std::string& path,
         else
           client.secret = std::move(*secret);
       }
-      if (client.type == client_type::web && secret_file.empty()) {
-        r.fail(cp + "secret_file", "is required for a web client");
+      const std::string certificate_file = r.str(*c, "certificate_file", cp, false);
+      if (!certificate_file.empty()) {
+        auto pem = read_text(resolve(base, certificate_file));
+        std::string problem;
+        if (!pem)
+          r.fail(cp + "certificate_file", "cannot be read or is empty");
+        else if (!load_client_certificate(*pem, problem))
+          r.fail(cp + "certificate_file", problem);
+        else
+          client.certificate_pem = std::move(*pem);
+      }
+      if (client.type == client_type::web && secret_file.empty() && certificate_file.empty()) {
+        r.fail(cp + "secret_file", "a web client needs secret_file or certificate_file");
+      }
+      if (client.type == client_type::spa && !certificate_file.empty()) {
+        r.fail(cp + "certificate_file", "only a web client has a certificate");
       }
       if (const json::array* uris = r.array(*c, "redirect_uris", cp)) {
         for (const auto& u : *uris) {
@@ -192,8 +216,16 @@ std::vector<std::string> validate_mock_config(const mock_idp_config& c) {
     for (const auto& cl : t.clients) {
       if (!ids.insert(cl.client_id).second) errors.push_back(p + "clients: duplicate client_id");
       if (cl.redirect_uris.empty()) errors.push_back(p + "clients: a client needs redirect_uris");
-      if (cl.type == client_type::web && cl.secret.empty()) {
-        errors.push_back(p + "clients: a web client needs a secret");
+      if (cl.type == client_type::web && cl.secret.empty() && cl.certificate_pem.empty()) {
+        errors.push_back(p + "clients: a web client needs a secret or a certificate");
+      }
+      if (!cl.certificate_pem.empty()) {
+        std::string problem;
+        if (cl.type != client_type::web) {
+          errors.push_back(p + "clients: only a web client has a certificate");
+        } else if (!load_client_certificate(cl.certificate_pem, problem)) {
+          errors.push_back(p + "clients: certificate: " + problem);
+        }
       }
     }
     if (!t.default_user.empty()) {

@@ -15,7 +15,7 @@
 namespace oidc::mock {
 
 // Entra's platform of a redirect URI: `spa` redeems codes cross-origin without a credential,
-// `web` redeems them server-side with a secret.
+// `web` redeems them server-side with a secret or a certificate-signed client assertion.
 enum class client_type : std::uint8_t { spa, web };
 
 struct mock_client {
@@ -23,6 +23,9 @@ struct mock_client {
   client_type type = client_type::spa;
   std::string secret;  // web clients: read from secret_file; never logged
   std::vector<std::string> redirect_uris;
+  // Web clients: the PEM certificate (read from certificate_file) whose key signs
+  // private_key_jwt client assertions. A web client needs a secret, a certificate, or both.
+  std::string certificate_pem = {};
 };
 
 struct mock_user {
