@@ -2,59 +2,26 @@
 // Confidential organisations (client_auth): client_secret_post and private_key_jwt logins
 // against the mock Entra tenant's web client over TLS (the mock checks the client assertion as
 // Entra does), credential loading, and the client assertion itself (header, claims, signature).
-#include <chrono>
-#include <future>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 
 #include "aadsts.hpp"
-#include "app.hpp"
-#include "blocking_pool.hpp"
 #include "client_assertion.hpp"
-#include "cookies.hpp"
 #include "error_page.hpp"
-#include "http_params.hpp"
-#include "identity_provider.hpp"
+#include "login_harness.hpp"
 #include "oidc/base64url.hpp"
 #include "oidc/json.hpp"
-#include "oidc/session_token.hpp"
 #include "runtime_secrets.hpp"
-#include "support/test_pki.hpp"
 
 namespace oidc::server {
 namespace {
 
-namespace asio = boost::asio;
-namespace http = net::http;
-using namespace std::chrono_literals;
+using namespace harness;
 
-constexpr std::string_view kTenant = "3f2a9c4e-7b1d-4e8a-9c6f-2d5b8e1a4c70";
-constexpr std::string_view kClient = "c1d2e3f4-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
-constexpr std::string_view kRedirect = "https://acme.example.com/api/single-sign-on";
-constexpr std::string_view kHost = "acme.example.com";
 constexpr std::string_view kSecret = "web-client-secret~value";
-
-std::chrono::sys_seconds wall_now() {
-  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-}
-
-struct recorded_request {
-  std::string target;
-  std::string origin;
-  std::string body;
-};
 
 std::shared_ptr<const client_credential> secret_credential(std::string_view secret) {
   auto c = std::make_shared<client_credential>();
@@ -113,168 +80,33 @@ std::shared_ptr<const client_credential> jwt_credential(const rsa_identity& id) 
   return c;
 }
 
-class ConfidentialLoginTest : public ::testing::Test {
+class ConfidentialLoginTest : public ::testing::Test, protected login_harness {
  protected:
-  void SetUp() override {
-    const auto& pki = test::cached_test_pki_files();
-    idp_server_ = std::make_unique<net::http_server>(
-        io_, [this](net::request req, net::connection_info conn) {
-          record(req);
-          return idp_->handle(std::move(req), conn);
-        });
-    net::listener_options lo;
-    lo.address = "127.0.0.1";
-    lo.port = 0;
-    lo.tls = net::make_server_tls_context(pki.cert.string(), pki.key.string()).value();
-    const auto ep = idp_server_->listen(lo).value();
-    base_ = "https://localhost:" + std::to_string(ep.port());
-
-    mock::mock_idp_config mc;
-    mc.base_url = base_;
-    mock::mock_tenant t;
-    t.id = std::string(kTenant);
-    // The registration has a secret and a certificate, as an Entra app may during a move from
-    // one credential to the other.
-    mock::mock_client web{std::string(kClient),
-                          mock::client_type::web,
-                          std::string(kSecret),
-                          {std::string(kRedirect)}};
-    web.certificate_pem = registered_identity().cert_pem;
-    t.clients.push_back(std::move(web));
-    t.users.push_back({"9b1c5d7e-0000-4000-8000-00000000000a", "Ada Lovelace", "ada@acme.example",
-                       "ada@acme.example", false});
-    t.default_user = "ada@acme.example";
-    mc.tenants.push_back(t);
-    idp_ = std::make_unique<mock::identity_provider>(mc, wall_now, idp_rng_);
-
-    auto ring = std::make_shared<cookie_key_ring>();
-    std::array<std::uint8_t, 32> key{};
-    key[0] = 7;
-    ASSERT_TRUE(ring->add(1, key));
-    auto pem = generate_ec_p256_private_key_pem().value();
-    std::vector<session_key> keys{{pem, "s1"}};
-    secrets_.cookie_keys = ring;
-    secrets_.sessions = std::make_shared<const session_signer>(
-        session_signer::create(keys, {"https://example.com", 8h, 30s}).value());
-
-    net::client_options copts;
-    copts.tls = net::make_client_tls_context(pki.ca.string()).value();
-    copts.connect_timeout = 2s;
-    copts.read_timeout = 3s;
-    copts.total_timeout = 5s;
-    client_ = std::make_shared<net::http_client>(io_.get_executor(), copts);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-
   // The organisation in the mode of `credential` (client_secret_post without one).
   void make_app(std::shared_ptr<const client_credential> credential) {
+    harness_options o;
+    auto tenant = acme_tenant();
+    // The registration has a secret and a certificate, as an Entra app may during a move from
+    // one credential to the other.
+    auto& web = tenant.clients.front();
+    web.type = mock::client_type::web;
+    web.secret = std::string(kSecret);
+    web.certificate_pem = registered_identity().cert_pem;
+    o.tenants = {tenant};
     const bool jwt = credential && credential->method == client_auth_method::private_key_jwt;
     const std::string client_auth =
         jwt ? R"({"method": "private_key_jwt", "key_file": "/unused/client.key",
                   "certificate_file": "/unused/client.crt"})"
             : R"({"method": "client_secret_post", "secret_file": "/unused/client.secret"})";
-    const std::string text = R"({
-      "server": {"listen": [{"address": "127.0.0.1", "port": 0}], "base_domain": "example.com"},
-      "session": {"issuer": "https://example.com",
-                  "signing_keys": [{"private_key_file": "/unused/session.pem"}]},
-      "cookies": {"keys": [{"id": 1, "secret_file": "/unused/cookie.key"}]},
-      "accounts": {"mode": "tenant", "sqlite_path": "/unused/accounts.db"},
-      "organisations": [{"name": "acme", "tenant_id": ")" +
-                             std::string(kTenant) + R"(", "client_id": ")" + std::string(kClient) +
-                             R"(", "authority": ")" + base_ + R"(",
-                         "redirect_uri": ")" +
-                             std::string(kRedirect) + R"(", "client_auth": )" + client_auth + "}]}";
-    auto cfg = parse_config(text, config_environment{});
-    ASSERT_TRUE(cfg) << format_errors(cfg.error());
-    config_ = *cfg;
-
-    app_dependencies deps;
-    deps.config = config_;
-    deps.secrets = secrets_;
-    if (credential) deps.secrets.clients.emplace("acme", std::move(credential));
-    deps.client = client_;
-    deps.blocking = &pool_;
-    app_ = std::make_unique<app>(std::move(deps));
-    app_->set_ready(true);
+    o.organisations = [client_auth](const mock::identity_provider&, const std::string& base) {
+      return acme_organisation(base, R"(, "client_auth": )" + client_auth);
+    };
+    o.server_extra.clear();
+    o.acme_credential = std::move(credential);
+    start_harness(std::move(o));
   }
 
-  void TearDown() override {
-    client_->shutdown();
-    auto done = asio::co_spawn(io_, idp_server_->shutdown(200ms), asio::use_future);
-    done.wait_for(5s);
-    work_.reset();
-    io_.stop();
-    thread_.join();
-    app_.reset();
-    pool_.join();
-  }
-
-  void record(const net::request& req) {
-    std::lock_guard lock(mutex_);
-    recorded_.push_back(
-        {std::string(req.target()), std::string(req[http::field::origin]), req.body()});
-  }
-
-  std::vector<recorded_request> token_requests() {
-    std::lock_guard lock(mutex_);
-    std::vector<recorded_request> out;
-    for (const auto& r : recorded_)
-      if (r.target.find("/oauth2/v2.0/token") != std::string::npos) out.push_back(r);
-    return out;
-  }
-
-  handled_request call(std::string target, std::string cookies = {}) {
-    net::request req{http::verb::get, target, 11};
-    req.set(http::field::host, kHost);
-    if (!cookies.empty()) req.set(http::field::cookie, cookies);
-    req.set(http::field::accept, "text/html");
-    net::connection_info conn;
-    conn.peer = asio::ip::make_address("192.0.2.10");
-    conn.tls = true;
-    auto f = asio::co_spawn(io_, app_->handle(std::move(req), conn), asio::use_future);
-    if (f.wait_for(10s) != std::future_status::ready) throw std::runtime_error("app timed out");
-    return f.get();
-  }
-
-  static std::string cookie_pair(const net::response& res, std::string_view prefix) {
-    const auto range = res.equal_range(http::field::set_cookie);
-    for (auto it = range.first; it != range.second; ++it) {
-      std::string c(it->value());
-      if (c.starts_with(prefix)) return c.substr(0, c.find(';'));
-    }
-    return {};
-  }
-
-  // Login, the mock's sign-in, and the callback; returns the callback's result.
-  handled_request log_in() {
-    auto h = call("/api/single-sign-on/login?return_to=%2Freports");
-    EXPECT_EQ(h.response.result_int(), 302u) << h.response.body();
-    const std::string state_cookie = cookie_pair(h.response, "__Host-oidc-login-");
-    net::client_request r;
-    r.url = std::string(h.response[http::field::location]);
-    auto f = asio::co_spawn(io_, client_->send(std::move(r)), asio::use_future);
-    if (f.wait_for(10s) != std::future_status::ready) throw std::runtime_error("fetch timed out");
-    auto res = f.get().value();
-    EXPECT_EQ(res.status, 302u) << res.body;
-    std::string loc(res.headers[http::field::location]);
-    EXPECT_TRUE(loc.starts_with(kRedirect)) << loc;
-    return call(loc.substr(std::string_view("https://acme.example.com").size()), state_cookie);
-  }
-
-  asio::io_context io_;
-  blocking_pool pool_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  std::thread thread_;
-  openssl_random idp_rng_;
-  std::unique_ptr<mock::identity_provider> idp_;
-  std::unique_ptr<net::http_server> idp_server_;
-  std::shared_ptr<net::http_client> client_;
-  std::shared_ptr<const server_config> config_;
-  runtime_secrets secrets_;
-  std::unique_ptr<app> app_;
-  std::string base_;
-  std::mutex mutex_;
-  std::vector<recorded_request> recorded_;
+  void TearDown() override { stop_harness(); }
 };
 
 TEST_F(ConfidentialLoginTest, ClientSecretPostSignsInWithoutOrigin) {

@@ -88,6 +88,8 @@ struct harness_options {
   std::chrono::milliseconds idp_idle_timeout{60'000};
   // Sees (and may rewrite) every request before the mock IdP does.
   std::function<void(net::request&)> idp_request_hook;
+  // The acme organisation's client credential (confidential organisations).
+  std::shared_ptr<const client_credential> acme_credential;
 };
 
 struct recorded_request {
@@ -163,6 +165,7 @@ class login_harness {
     deps.config = *cfg;
     deps.secrets.cookie_keys = ring;
     deps.secrets.sessions = std::make_shared<const session_signer>(std::move(signer));
+    if (options_.acme_credential) deps.secrets.clients.emplace("acme", options_.acme_credential);
     deps.client = client_;
     db_ = account_database::open(db_path_);
     deps.accounts = std::make_shared<sqlite_account_directory>(db_);
