@@ -298,6 +298,13 @@ int main(int argc, char** argv) {
                  oidc::server::run_housekeeping(&application, &housekeeping,
                                                 config->timeouts.revocation_purge_interval),
                  asio::detached);
+  // Key sets load in the background (an organisation whose keys are not loaded yet fetches
+  // them on first use), then refresh before they expire.
+  oidc::server::housekeeping_control key_refresh(io.get_executor());
+  asio::co_spawn(
+      key_refresh.strand,
+      oidc::server::run_key_refresher(&application, &key_refresh, std::chrono::seconds(1)),
+      asio::detached);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   const auto drain = config->timeouts.shutdown_drain;
@@ -306,16 +313,18 @@ int main(int argc, char** argv) {
   asio::io_context* iop = &io;
   asio::signal_set* hup = &hangup;
   oidc::server::housekeeping_control* chores = &housekeeping;
-  signals.async_wait(
-      [&application, srv, drain, cli, iop, hup, chores](const boost::system::error_code& ec, int) {
-        if (ec) return;
-        hup->cancel();
-        chores->stop();
-        application.set_ready(false);
-        std::cerr << R"({"event":"shutting_down"})"
-                  << "\n";
-        asio::co_spawn(*iop, shut_down(srv, drain, cli, iop), asio::detached);
-      });
+  oidc::server::housekeeping_control* refresher = &key_refresh;
+  signals.async_wait([&application, srv, drain, cli, iop, hup, chores, refresher](
+                         const boost::system::error_code& ec, int) {
+    if (ec) return;
+    hup->cancel();
+    chores->stop();
+    refresher->stop();
+    application.set_ready(false);
+    std::cerr << R"({"event":"shutting_down"})"
+              << "\n";
+    asio::co_spawn(*iop, shut_down(srv, drain, cli, iop), asio::detached);
+  });
 
   std::vector<std::thread> workers;
   for (unsigned i = 1; i < threads; ++i)

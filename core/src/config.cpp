@@ -969,6 +969,18 @@ struct config_builder {
                render(format_duration(j.default_max_age)));
   }
 
+  void parse_verify(const json::value* v) {
+    fields f(diag, v, "verify");
+    auto& c = cfg.verify;
+    if (auto b = f.boolean("cache")) c.cache = *b;
+    if (auto n = f.integer("cache_max_entries", {0, 10'000'000}))
+      c.cache_max_entries = static_cast<std::size_t>(*n);
+    if (auto n = f.integer("cache_max_bytes", {0, std::uint64_t{4} << 30}))
+      c.cache_max_bytes = static_cast<std::size_t>(*n);
+    if (auto d = f.duration("cache_max_ttl", {1s, 1h})) c.cache_max_ttl = *d;
+    f.finish();
+  }
+
   void parse_metrics(const json::value* v) {
     fields f(diag, v, "metrics");
     if (const json::value* l = f.get("admin_listen")) {
@@ -1304,6 +1316,16 @@ struct config_builder {
       parse_organisation((*a)[i], index_path("organisations", i));
   }
 
+  void index_access_token_issuers() {
+    for (std::size_t i = 0; i < cfg.organisations_.size(); ++i) {
+      const auto& o = cfg.organisations_[i];
+      if (o.access_tokens.audiences.empty()) continue;
+      cfg.by_access_token_issuer_[o.expected_issuer].push_back(i);
+      if (!o.expected_v1_issuer.empty() && o.expected_v1_issuer != o.expected_issuer)
+        cfg.by_access_token_issuer_[o.expected_v1_issuer].push_back(i);
+    }
+  }
+
   void cross_check() {
     auto& orgs = cfg.organisations_;
     auto& s = cfg.server;
@@ -1538,6 +1560,13 @@ bool organisation_config::passes_through(std::string_view parameter) const noexc
          authorize_passthrough.end();
 }
 
+std::span<const std::size_t> server_config::access_token_organisations(
+    std::string_view issuer) const noexcept {
+  const auto it = by_access_token_issuer_.find(issuer);
+  if (it == by_access_token_issuer_.end()) return {};
+  return it->second;
+}
+
 const organisation_config* server_config::find_organisation(std::string_view name) const noexcept {
   const auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : &organisations_[it->second];
@@ -1592,11 +1621,13 @@ config_result parse_config(std::string_view json_text, const config_environment&
   b.parse_accounts(top.get("accounts"));
   b.parse_upstream(top.get("upstream"));
   b.parse_jwks(top.get("jwks"));
+  b.parse_verify(top.get("verify"));
   b.parse_metrics(top.get("metrics"));
   b.parse_organisations(top.get("organisations"));
   top.finish();
   b.cross_check();
   if (!diag.empty()) return diag.take();
+  b.index_access_token_issuers();
   return std::make_shared<const server_config>(std::move(b.cfg));
 }
 

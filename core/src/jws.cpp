@@ -186,6 +186,34 @@ struct checked_jws {
   const jwk* key = nullptr;
 };
 
+// The header checks shared by check_jws and peek_jose_header. `kid`/`typ` view into `hdr`.
+auth_error read_header(const json::object& hdr, jws_alg& alg, std::string_view& kid,
+                       std::string_view& typ) noexcept {
+  for (std::string_view forbidden : {"jku", "x5u", "jwk", "x5c"}) {
+    if (hdr.contains(json::string_view(forbidden.data(), forbidden.size()))) {
+      return auth_error::header_forbidden;
+    }
+  }
+  if (hdr.contains("crit")) return auth_error::crit_unsupported;
+  const json::value* alg_member = hdr.if_contains("alg");
+  const json::string* alg_name_str = alg_member ? alg_member->if_string() : nullptr;
+  if (!alg_name_str) return auth_error::malformed_token;
+  if (const json::value* v = hdr.if_contains("kid")) {
+    const json::string* s = v->if_string();
+    if (!s) return auth_error::malformed_token;
+    kid = view(*s);
+  }
+  if (const json::value* v = hdr.if_contains("typ")) {
+    const json::string* s = v->if_string();
+    if (!s) return auth_error::malformed_token;
+    typ = view(*s);
+  }
+  const auto a = alg_from_name(view(*alg_name_str));
+  if (!a) return unknown_alg_reason(view(*alg_name_str));
+  alg = *a;
+  return auth_error::ok;
+}
+
 // Steps 1-7 of the order in jws.hpp; fills `header` only once the signature verified.
 result<checked_jws> check_jws(std::string_view token, const key_set& keys,
                               const jws_verify_options& options, jose_header& header) {
@@ -205,32 +233,12 @@ result<checked_jws> check_jws(std::string_view token, const key_set& keys,
   auto hdr = parse_json_object(header_text, options.header_limits, json::storage_ptr(&mr));
   if (!hdr) return hdr.error();
 
-  for (std::string_view forbidden : {"jku", "x5u", "jwk", "x5c"}) {
-    if (hdr->contains(json::string_view(forbidden.data(), forbidden.size()))) {
-      return auth_error::header_forbidden;
-    }
-  }
-  if (hdr->contains("crit")) return auth_error::crit_unsupported;
-  const json::value* alg_member = hdr->if_contains("alg");
-  const json::string* alg_name_str = alg_member ? alg_member->if_string() : nullptr;
-  if (!alg_name_str) return auth_error::malformed_token;
+  jws_alg alg{};
   std::string_view kid, typ;
-  if (const json::value* v = hdr->if_contains("kid")) {
-    const json::string* s = v->if_string();
-    if (!s) return auth_error::malformed_token;
-    kid = view(*s);
-  }
-  if (const json::value* v = hdr->if_contains("typ")) {
-    const json::string* s = v->if_string();
-    if (!s) return auth_error::malformed_token;
-    typ = view(*s);
-  }
+  if (auto e = read_header(*hdr, alg, kid, typ); e != auth_error::ok) return e;
+  if (!options.allowed_algs.contains(alg)) return auth_error::alg_not_allowed;
 
-  const auto alg = alg_from_name(view(*alg_name_str));
-  if (!alg) return unknown_alg_reason(view(*alg_name_str));
-  if (!options.allowed_algs.contains(*alg)) return auth_error::alg_not_allowed;
-
-  const jwk* key = keys.find(kid, *alg);
+  const jwk* key = keys.find(kid, alg);
   if (!key) {
     return !kid.empty() && keys.contains_kid(kid) ? auth_error::key_use_mismatch
                                                   : auth_error::kid_unknown;
@@ -243,13 +251,13 @@ result<checked_jws> check_jws(std::string_view token, const key_set& keys,
       sig_bytes;
   auto sig_len = base64url_decode(parts->signature_b64, sig_bytes);
   if (!sig_len) return sig_len.error();
-  if (auto v = verify_signature(*key, *alg, parts->signing_input,
+  if (auto v = verify_signature(*key, alg, parts->signing_input,
                                 std::span<const std::uint8_t>(sig_bytes.data(), *sig_len));
       !v) {
     return v.error();
   }
 
-  header.alg = *alg;
+  header.alg = alg;
   header.kid.assign(kid);
   header.typ.assign(typ);
   return checked_jws{*parts, key};
@@ -306,6 +314,33 @@ result<jws_parts> split_compact(std::string_view token, std::size_t max_bytes) n
   p.signing_input = token.substr(0, second);
   if (p.header_b64.empty() || p.signature_b64.empty()) return auth_error::malformed_token;
   return p;
+}
+
+result<jose_header> peek_jose_header(std::string_view token, std::size_t max_token_bytes) noexcept {
+  auto parts = split_compact(token, max_token_bytes);
+  if (!parts) return parts.error();
+  const json_limits& limits = kJoseJsonLimits;
+  const std::size_t header_max = base64url_decoded_max(parts->header_b64.size());
+  if (header_max > limits.max_bytes) return auth_error::json_too_large;
+  try {
+    scratch<kHeaderStackBytes> header_bytes(header_max);
+    auto header_len = base64url_decode(parts->header_b64, header_bytes.span());
+    if (!header_len) return header_len.error();
+    const std::string_view header_text(reinterpret_cast<const char*>(header_bytes.span().data()),
+                                       *header_len);
+    alignas(std::max_align_t) unsigned char arena[kHeaderArenaBytes];
+    json::monotonic_resource mr(arena, sizeof arena);
+    auto hdr = parse_json_object(header_text, limits, json::storage_ptr(&mr));
+    if (!hdr) return hdr.error();
+    jose_header out;
+    std::string_view kid, typ;
+    if (auto e = read_header(*hdr, out.alg, kid, typ); e != auth_error::ok) return e;
+    out.kid.assign(kid);
+    out.typ.assign(typ);
+    return out;
+  } catch (const std::bad_alloc&) {
+    return auth_error::internal_error;
+  }
 }
 
 result<void> verify_signature(const jwk& key, jws_alg alg, std::string_view signing_input,

@@ -20,9 +20,12 @@
 #include "client_assertion.hpp"
 #include "cookies.hpp"
 #include "error_page.hpp"
+#include "forward_auth.hpp"
 #include "http_params.hpp"
+#include "oidc/base64url.hpp"
 #include "oidc/claims.hpp"
 #include "oidc/json.hpp"
+#include "oidc/jws.hpp"
 #include "oidc/pkce.hpp"
 #include "oidc/sealed_cookie.hpp"
 #include "oidc/session_token.hpp"
@@ -40,6 +43,7 @@ constexpr std::string_view kLoginPath = "/api/single-sign-on/login";
 constexpr std::string_view kCallbackPath = "/api/single-sign-on";
 constexpr std::string_view kLogoutPath = "/api/single-sign-on/logout";
 constexpr std::string_view kSessionPath = "/api/session";
+constexpr std::string_view kVerifyPath = "/api/verify";
 constexpr std::size_t kMaxCodeBytes = 4096;
 constexpr std::size_t kMaxHintBytes = 256;
 
@@ -148,9 +152,32 @@ app::app(app_dependencies deps) : deps_(std::move(deps)) {
   snapshot_ = std::move(first);
   deps_.config.reset();
   deps_.secrets = {};
-  if (!deps_.keys) deps_.keys = std::make_shared<locked_key_store>();
   if (!deps_.rng) deps_.rng = std::make_shared<openssl_random>();
   if (!deps_.clock) deps_.clock = [] { return std::chrono::system_clock::now(); };
+  const server_config& cfg = *snapshot_->config;
+  if (!deps_.keys) {
+    key_cache_options ko;
+    const auto secs = [](config_duration d) { return std::chrono::duration_cast<seconds>(d); };
+    ko.policy.min_max_age = secs(cfg.jwks.max_age_min);
+    ko.policy.max_max_age = secs(cfg.jwks.max_age_max);
+    ko.policy.default_max_age = secs(cfg.jwks.default_max_age);
+    ko.policy.min_unknown_kid_refresh_interval = secs(cfg.jwks.min_refresh_interval);
+    ko.policy.stale_if_error = secs(cfg.jwks.stale_if_error);
+    deps_.keys = std::make_shared<key_cache>(std::move(ko));
+  }
+  jwks_service_options jo;
+  // Waiters give up a little after the fetch itself must have ended.
+  jo.wait_limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.timeouts.upstream_total) +
+      std::chrono::seconds(1);
+  jwks_ = std::make_shared<jwks_service>(deps_.keys, deps_.client, deps_.clock, jo);
+  verified_token_cache_options vo;
+  vo.enabled =
+      cfg.verify.cache && cfg.verify.cache_max_entries > 0 && cfg.verify.cache_max_bytes > 0;
+  vo.max_entries = cfg.verify.cache_max_entries;
+  vo.max_bytes = cfg.verify.cache_max_bytes;
+  vo.max_ttl = std::chrono::duration_cast<seconds>(cfg.verify.cache_max_ttl);
+  verified_tokens_ = std::make_unique<verified_token_cache>(vo);
 }
 
 std::shared_ptr<const app_snapshot> app::snapshot() const {
@@ -203,6 +230,18 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
     ctx.out.route = "jwks";
     ctx.respond(200, "application/jwk-set+json", ctx.snap->secrets.sessions->jwks_json());
     ctx.out.response.set(http::field::cache_control, "public, max-age=300");
+    co_return;
+  }
+
+  if (ctx.path == kVerifyPath ||
+      (ctx.path.starts_with(kVerifyPath) && ctx.path[kVerifyPath.size()] == '/')) {
+    // Forward-auth: the organisation comes from the credential, not from Host. Any method and
+    // any sub-path: Envoy's ext_authz HTTP service sends the client's method and appends the
+    // client's path to its path_prefix.
+    ctx.out.route = "verify";
+    ctx.json = true;
+    auto op = verify(ctx);
+    co_await std::move(op);
     co_return;
   }
 
@@ -275,49 +314,43 @@ boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> app::d
     std::shared_ptr<const app_snapshot> snap, std::string organisation) {
   const organisation_config* org = snap->config->find_organisation(organisation);
   if (!org) co_return auth_error::organisation_unknown;
+  // Kept for jwks.max_age_max; a failed refetch keeps serving the document we have.
+  const auto t = now();
+  std::shared_ptr<const discovery_document> cached;
   {
     std::lock_guard lock(discovery_mutex_);
-    if (auto it = discovery_.find(org->discovery_url); it != discovery_.end()) co_return it->second;
+    if (auto it = discovery_.find(org->discovery_url); it != discovery_.end()) {
+      cached = it->second.document;
+      if (t < it->second.fetched_at +
+                  std::chrono::duration_cast<seconds>(snap->config->jwks.max_age_max))
+        co_return cached;
+    }
   }
   net::client_request req;
   req.url = org->discovery_url;
   req.headers.emplace_back("Accept", "application/json");
   auto op = deps_.client->send(std::move(req));
   auto res = co_await std::move(op);
+  auth_error failure = auth_error::ok;
   if (!res)
-    co_return res.error() == net::client_errc::timeout ? auth_error::idp_timeout
+    failure = res.error() == net::client_errc::timeout ? auth_error::idp_timeout
                                                        : auth_error::discovery_failed;
-  if (res->status != 200) co_return auth_error::discovery_failed;
+  else if (res->status != 200)
+    failure = auth_error::discovery_failed;
+  if (failure != auth_error::ok) {
+    if (cached) co_return cached;
+    co_return failure;
+  }
   auto doc = parse_discovery(res->body, org->expected_issuer,
                              snap->config->upstream.allow_plain_http_loopback);
-  if (!doc) co_return doc.error();
+  if (!doc) {
+    if (cached) co_return cached;
+    co_return doc.error();
+  }
   auto shared = std::make_shared<const discovery_document>(std::move(*doc));
   std::lock_guard lock(discovery_mutex_);
-  discovery_.insert_or_assign(org->discovery_url, shared);
+  discovery_.insert_or_assign(org->discovery_url, cached_discovery{shared, t});
   co_return shared;
-}
-
-boost::asio::awaitable<result<key_snapshot>> app::keys(std::string jwks_uri, bool refresh) {
-  if (!refresh) {
-    auto current = deps_.keys->read(jwks_uri);
-    if (current) co_return current;
-  }
-  net::client_request req;
-  req.url = jwks_uri;
-  req.headers.emplace_back("Accept", "application/json");
-  auto op = deps_.client->send(std::move(req));
-  auto res = co_await std::move(op);
-  if (!res || res->status != 200) {
-    // Keep serving the keys we have (stale-if-error); the key-cache issue bounds how long.
-    auto current = deps_.keys->read(jwks_uri);
-    if (current) co_return current;
-    if (!res && res.error() == net::client_errc::timeout) co_return auth_error::idp_timeout;
-    co_return auth_error::jwks_unavailable;
-  }
-  auto parsed = parse_jwks(res->body);
-  if (!parsed) co_return parsed.error();
-  deps_.keys->publish(jwks_uri, parsed->keys);
-  co_return deps_.keys->read(jwks_uri);
 }
 
 boost::asio::awaitable<void> app::login(request_context& ctx) {
@@ -597,23 +630,14 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
   want.max_age = std::chrono::duration_cast<seconds>(org.max_token_age);
   want.allowed_algs = org.allowed_algs;
 
-  const std::string jwks_uri = disc.value()->jwks_uri;
-  auto keys_op = keys(jwks_uri, false);
-  auto key_snap = co_await std::move(keys_op);
-  if (!key_snap) {
-    ctx.fail(key_snap.error());
-    clear_state();
-    co_return;
-  }
   const std::string token_text(*id_token);
-  auto claims = verify_id_token(token_text, **key_snap, want, now());
-  if (!claims && claims.error() == auth_error::kid_unknown) {
-    // A new signing key: refetch once (the key-cache issue adds single-flight and a minimum
-    // interval).
-    auto refresh_op = keys(jwks_uri, true);
-    auto refreshed = co_await std::move(refresh_op);
-    if (refreshed) claims = verify_id_token(token_text, **refreshed, want, now());
-  }
+  const auto verified_at = now();
+  key_set_check check = [&token_text, &want, verified_at](const key_set& keys) {
+    return verify_id_token(token_text, keys, want, verified_at);
+  };
+  auto verify_op =
+      jwks_->verify(disc.value()->jwks_uri, token_text, org.allowed_algs, std::move(check));
+  auto claims = co_await std::move(verify_op);
   if (!claims) {
     ctx.fail(claims.error());
     clear_state();
@@ -717,6 +741,280 @@ boost::asio::awaitable<void> run_housekeeping(app* application, housekeeping_con
                      std::string(label(purged.error())) + "\"}\n";
     // Quiet when there was nothing to do.
     if (!purged || *purged != 0) std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+}
+
+namespace {
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += ' ';
+    out += s;
+  }
+  return out;
+}
+
+// The identity /api/verify answers with, or claim_invalid when a value cannot be a header.
+result<std::shared_ptr<const verified_identity>> checked(verified_identity v) {
+  for (const std::string* f :
+       {&v.subject, &v.organisation, &v.tenant, &v.email, &v.name, &v.scopes})
+    if (!header_value_safe(*f)) return auth_error::claim_invalid;
+  return std::make_shared<const verified_identity>(std::move(v));
+}
+
+}  // namespace
+
+boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::verify_bearer(
+    std::shared_ptr<const app_snapshot> snap, std::string token) {
+  const server_config& cfg = *snap->config;
+  // The issuer picks the verifier: read it from the unverified payload, then verify everything
+  // with that issuer's keys and rules.
+  auto parts = split_compact(token, kJoseJsonLimits.max_bytes * 2);
+  if (!parts) co_return parts.error();
+  auto payload_text = base64url_decode(parts->payload_b64);
+  if (!payload_text) co_return payload_text.error();
+  auto payload = parse_json_object(
+      std::string_view(reinterpret_cast<const char*>(payload_text->data()), payload_text->size()),
+      kJoseJsonLimits);
+  if (!payload) co_return payload.error();
+  const json::string* iss = find_string(*payload, "iss");
+  if (!iss) co_return auth_error::claim_missing;
+  const std::string issuer(iss->data(), iss->size());
+
+  if (issuer == cfg.session.issuer) {
+    auto claims = snap->secrets.sessions->verify(token, now());
+    if (!claims) co_return claims.error();
+    verified_identity v;
+    v.subject = claims->sub;
+    v.organisation = claims->org;
+    v.tenant = claims->tid;
+    v.email = claims->email;
+    v.name = claims->name;
+    v.session = true;
+    v.session_id = claims->sid;
+    v.expires_at = claims->exp;
+    co_return checked(std::move(v));
+  }
+
+  const auto candidates = cfg.access_token_organisations(issuer);
+  if (candidates.empty()) co_return auth_error::issuer_mismatch;
+  auto header = peek_jose_header(token, kJoseJsonLimits.max_bytes * 2);
+  if (!header) co_return header.error();
+  result<token_claims> claims = auth_error::issuer_mismatch;
+  const organisation_config* matched = nullptr;
+  std::string jwks_uri;
+  for (const std::size_t index : candidates) {
+    const organisation_config& org = cfg.organisations()[index];
+    auto disc_op = discovery_for(snap, org.name);
+    auto disc = co_await std::move(disc_op);
+    if (!disc) co_return disc.error();
+    access_token_expectations want;
+    want.issuers.push_back(org.expected_issuer);
+    if (!org.expected_v1_issuer.empty()) want.issuers.push_back(org.expected_v1_issuer);
+    want.audiences = org.access_tokens.audiences;
+    if (org.checks_tenant()) want.tenant_id = org.tenant_id;
+    want.skew = std::chrono::duration_cast<seconds>(org.clock_skew);
+    want.allowed_algs = org.allowed_algs;
+    const auto t = now();
+    key_set_check check = [&token, want, t](const key_set& keys) {
+      return verify_access_token(token, keys, want, t);
+    };
+    jwks_uri = disc.value()->jwks_uri;
+    auto op = jwks_->verify(jwks_uri, token, org.allowed_algs, std::move(check));
+    claims = co_await std::move(op);
+    if (claims) {
+      matched = &org;
+      break;
+    }
+    // Organisations sharing a tenant differ by audience: try the next one.
+    if (claims.error() != auth_error::audience_mismatch) break;
+  }
+  if (!claims) co_return claims.error();
+  verified_identity v;
+  v.subject = claims->oid.empty() ? claims->sub : claims->oid;
+  v.organisation = matched->name;
+  v.tenant = claims->tid;
+  v.email = !claims->email.empty()
+                ? claims->email
+                : (!claims->preferred_username.empty() ? claims->preferred_username : claims->upn);
+  v.name = claims->name;
+  v.scopes = !claims->scopes.empty() ? joined(claims->scopes) : joined(claims->roles);
+  v.key_set_id = std::move(jwks_uri);
+  v.kid = header->kid;
+  v.expires_at = claims->exp;
+  co_return checked(std::move(v));
+}
+
+boost::asio::awaitable<void> app::verify(request_context& ctx) {
+  const auto refuse = [&ctx](auth_error reason) {
+    // Always 401: nginx auth_request turns anything but 2xx/401/403 into a 500.
+    ctx.fail(reason, nullptr, {}, 401);
+    ctx.out.response.set(http::field::www_authenticate, www_authenticate(reason));
+  };
+  std::vector<std::string_view> authorization;
+  const auto range = ctx.req.equal_range(http::field::authorization);
+  for (auto it = range.first; it != range.second; ++it)
+    authorization.emplace_back(it->value());
+  auto bearer = bearer_token(authorization);
+  if (!bearer) {
+    refuse(bearer.error());
+    co_return;
+  }
+  std::string token;
+  bool from_cookie = false;
+  if (*bearer) {
+    token.assign(**bearer);
+  } else {
+    std::string cookie_text;
+    const auto cookie_range = ctx.req.equal_range(http::field::cookie);
+    for (auto it = cookie_range.first; it != cookie_range.second; ++it) {
+      if (!cookie_text.empty()) cookie_text += "; ";
+      cookie_text += it->value();
+    }
+    auto jar = parse_cookie_header(cookie_text);
+    if (!jar) {
+      refuse(auth_error::request_invalid);
+      co_return;
+    }
+    const cookie_policy policy(ctx.snap->config->server.cookie_mode);
+    if (const auto c = jar->get(policy.name(kSessionCookie))) {
+      token.assign(*c);
+      from_cookie = true;
+    }
+  }
+  if (token.empty()) {
+    refuse(auth_error::credentials_missing);
+    co_return;
+  }
+
+  const auto t = now();
+  const auto digest = verified_tokens_->digest_of(token);
+  auto identity = verified_tokens_->find(digest, t);
+  if (identity && !identity->key_set_id.empty()) {
+    // A key that has left the key set takes the tokens it signed with it.
+    bool still_published = false;
+    {
+      const auto guard = jwks_->cache().pin();
+      const key_set_snapshot* snap = jwks_->cache().snapshot(guard, identity->key_set_id);
+      still_published = snap != nullptr && snap->keys->contains_kid(identity->kid);
+    }
+    if (!still_published) {
+      verified_tokens_->erase(digest);
+      identity.reset();
+    }
+  }
+  if (!identity) {
+    auto op = verify_bearer(ctx.snap, token);
+    auto r = co_await std::move(op);
+    if (!r) {
+      refuse(r.error());
+      co_return;
+    }
+    identity = std::move(*r);
+    verified_tokens_->insert(digest, identity, t);
+  }
+  if (from_cookie && !identity->session) {
+    refuse(auth_error::typ_mismatch);
+    co_return;
+  }
+  if (identity->session) {
+    auto revoked_op = is_revoked(identity->session_id);
+    auto revoked = co_await std::move(revoked_op);
+    if (!revoked || *revoked) {
+      refuse(revoked ? auth_error::session_revoked : revoked.error());
+      co_return;
+    }
+  }
+  ctx.out.organisation = identity->organisation;
+  json::object o;
+  o["sub"] = identity->subject;
+  o["org"] = identity->organisation;
+  o["tid"] = identity->tenant;
+  o["email"] = identity->email;
+  o["name"] = identity->name;
+  o["scopes"] = identity->scopes;
+  o["kind"] = identity->session ? "session" : "access_token";
+  o["exp"] = identity->expires_at.time_since_epoch().count();
+  ctx.respond(200, "application/json", json::serialize(o));
+  auto& res = ctx.out.response;
+  res.set("X-Auth-Subject", identity->subject);
+  res.set("X-Auth-Org", identity->organisation);
+  res.set("X-Auth-Tenant", identity->tenant);
+  res.set("X-Auth-Email", identity->email);
+  res.set("X-Auth-Name", identity->name);
+  res.set("X-Auth-Scopes", identity->scopes);
+}
+
+boost::asio::awaitable<void> app::refresh_keys() {
+  auto snap = snapshot();
+  const server_config& cfg = *snap->config;
+  // Discovery first (cached after the first success), so every organisation's key set is known
+  // to the cache; then fetch whatever is due, never more than preload_concurrency at once.
+  const auto orgs = cfg.organisations();
+  auto found = std::make_shared<std::vector<std::string>>(orgs.size());
+  std::function<boost::asio::awaitable<void>(std::size_t)> body = [this, snap,
+                                                                   found](std::size_t i) {
+    return [](app* self, std::shared_ptr<const app_snapshot> s,
+              std::shared_ptr<std::vector<std::string>> out,
+              std::size_t index) -> boost::asio::awaitable<void> {
+      const organisation_config& org = s->config->organisations()[index];
+      const auto t = self->now();
+      {
+        // A tenant whose discovery failed is tried again only after min_refresh_interval, so
+        // one dead tenant cannot make us call its IdP every tick.
+        std::lock_guard lock(self->discovery_mutex_);
+        auto it = self->discovery_failed_at_.find(org.discovery_url);
+        if (it != self->discovery_failed_at_.end() &&
+            t < it->second +
+                    std::chrono::duration_cast<seconds>(s->config->jwks.min_refresh_interval))
+          co_return;
+      }
+      auto op = self->discovery_for(s, org.name);
+      auto disc = co_await std::move(op);
+      std::lock_guard lock(self->discovery_mutex_);
+      if (disc) {
+        (*out)[index] = disc.value()->jwks_uri;
+        self->discovery_failed_at_.erase(org.discovery_url);
+      } else {
+        self->discovery_failed_at_.insert_or_assign(org.discovery_url, t);
+      }
+    }(this, snap, found, i);
+  };
+  auto discover = bounded_for_each(orgs.size(), cfg.jwks.preload_concurrency, std::move(body));
+  co_await std::move(discover);
+  std::vector<std::string> in_use;
+  bool all_known = true;
+  for (auto& uri : *found) {
+    if (uri.empty())
+      all_known = false;
+    else
+      in_use.push_back(std::move(uri));
+  }
+  jwks_->cache().add(in_use);
+  if (all_known) {
+    // Key sets of organisations removed by a reload.
+    for (const auto& id : jwks_->cache().ids())
+      if (std::find(in_use.begin(), in_use.end(), id) == in_use.end()) jwks_->cache().remove(id);
+  }
+  auto op = jwks_->refresh_due(cfg.jwks.preload_concurrency);
+  co_await std::move(op);
+  jwks_->cache().reclaim();
+}
+
+boost::asio::awaitable<void> run_key_refresher(app* application, housekeeping_control* control,
+                                               std::chrono::milliseconds tick) {
+  while (!control->stopped.load()) {
+    try {
+      auto op = application->refresh_keys();
+      co_await std::move(op);
+    } catch (const std::exception&) {
+      // A failed pass is retried at the next tick; failures are counted by the key cache.
+    }
+    control->timer.expires_after(tick);
+    auto wait = control->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec] = co_await std::move(wait);
+    if (ec || control->stopped.load()) co_return;
   }
 }
 

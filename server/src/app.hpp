@@ -22,11 +22,13 @@
 #include "accounts.hpp"
 #include "blocking_pool.hpp"
 #include "discovery.hpp"
+#include "jwks_service.hpp"
 #include "oidc/config.hpp"
-#include "oidc/key_store.hpp"
+#include "oidc/key_cache.hpp"
 #include "oidc/net/http_client.hpp"
 #include "oidc/net/http_server.hpp"
 #include "oidc/random.hpp"
+#include "oidc/verified_token_cache.hpp"
 #include "reload.hpp"
 #include "revocations.hpp"
 #include "runtime_secrets.hpp"
@@ -45,10 +47,10 @@ struct app_dependencies {
   std::shared_ptr<account_directory> accounts;
   std::shared_ptr<revocation_store> revocations;  // null: no revocation (logout only clears)
   blocking_pool* blocking = nullptr;              // required with accounts or revocations
-  std::shared_ptr<key_store> keys;                // null: a locked_key_store
-  std::shared_ptr<random_source> rng;             // null: openssl_random
-  wall_clock_fn clock;                            // null: system_clock::now
-  bool demo_page = false;                         // serve the demo page at "/"
+  std::shared_ptr<key_cache> keys;     // null: one with the policy of the configuration's jwks
+  std::shared_ptr<random_source> rng;  // null: openssl_random
+  wall_clock_fn clock;                 // null: system_clock::now
+  bool demo_page = false;              // serve the demo page at "/"
 };
 
 // A response and what the access log records about it (never codes, tokens or cookies).
@@ -80,9 +82,14 @@ class app {
       std::string organisation);
   boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> discovery_for(
       std::shared_ptr<const app_snapshot> snap, std::string organisation);
-  // The key set of `jwks_uri`: from the store, or fetched (and published) when absent or when
-  // `refresh` is set.
-  boost::asio::awaitable<result<key_snapshot>> keys(std::string jwks_uri, bool refresh);
+  // The JWKS cache and its fetcher (key sets by jwks_uri).
+  jwks_service& jwks() noexcept { return *jwks_; }
+  verified_token_cache& verified_tokens() noexcept { return *verified_tokens_; }
+
+  // One pass of the key refresher: loads the discovery documents and key sets of organisations
+  // that have none yet and refreshes the key sets that are due, `jwks.preload_concurrency` at a
+  // time, forgets key sets no organisation uses any more, and frees retired key snapshots.
+  boost::asio::awaitable<void> refresh_keys();
 
   // One housekeeping pass: deletes the revocations of sessions that have expired anyway, so
   // the table stays as small as the set of live sessions. Returns how many rows went (0
@@ -99,6 +106,9 @@ class app {
   boost::asio::awaitable<void> logout(request_context& ctx);
   boost::asio::awaitable<void> demo(request_context& ctx);
   boost::asio::awaitable<result<bool>> is_revoked(std::string sid);
+  boost::asio::awaitable<void> verify(request_context& ctx);
+  boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> verify_bearer(
+      std::shared_ptr<const app_snapshot> snap, std::string token);
 
   std::chrono::sys_seconds now() const;
 
@@ -107,8 +117,15 @@ class app {
   std::shared_ptr<const app_snapshot> snapshot_;
   std::atomic<bool> ready_{false};
   used_state_memory used_states_;
+  std::shared_ptr<jwks_service> jwks_;
+  std::unique_ptr<verified_token_cache> verified_tokens_;
+  struct cached_discovery {
+    std::shared_ptr<const discovery_document> document;
+    std::chrono::sys_seconds fetched_at;
+  };
   std::mutex discovery_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const discovery_document>> discovery_;
+  std::unordered_map<std::string, cached_discovery> discovery_;  // by discovery URL
+  std::unordered_map<std::string, std::chrono::sys_seconds> discovery_failed_at_;
   std::atomic<std::uint64_t> request_counter_{0};
 };
 
@@ -130,5 +147,10 @@ struct housekeeping_control {
 // control->stop(); failures are logged and retried at the next interval.
 boost::asio::awaitable<void> run_housekeeping(app* application, housekeeping_control* control,
                                               std::chrono::milliseconds interval);
+
+// Runs app::refresh_keys at once (the background preload) and then every `tick` until
+// control->stop().
+boost::asio::awaitable<void> run_key_refresher(app* application, housekeeping_control* control,
+                                               std::chrono::milliseconds tick);
 
 }  // namespace oidc::server

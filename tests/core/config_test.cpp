@@ -222,6 +222,19 @@ TEST(ConfigParsing, FullConfigReadsEveryFieldAsWritten) {
   EXPECT_EQ(acme.access_tokens.audiences,
             std::vector<std::string>{"api://6d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9e0f"});
   EXPECT_TRUE(acme.access_tokens.accept_v1_issuer);
+  // Access tokens of acme are found by both of its issuers.
+  const auto by_v2 = c.access_token_organisations(acme.expected_issuer);
+  ASSERT_EQ(by_v2.size(), 1u);
+  EXPECT_EQ(&c.organisations()[by_v2[0]], &acme);
+  const auto by_v1 =
+      c.access_token_organisations("https://sts.windows.net/0b3c5f1e-4a2d-4c6b-9e8f-1a2b3c4d5e6f/");
+  ASSERT_EQ(by_v1.size(), 1u);
+  EXPECT_EQ(by_v1[0], by_v2[0]);
+  EXPECT_TRUE(c.access_token_organisations("https://evil.example/v2.0").empty());
+  EXPECT_FALSE(c.verify.cache);
+  EXPECT_EQ(c.verify.cache_max_entries, 5000u);
+  EXPECT_EQ(c.verify.cache_max_bytes, 1048576u);
+  EXPECT_EQ(c.verify.cache_max_ttl, 90s);
   EXPECT_EQ(acme.authorize_passthrough, std::vector<std::string>{"login_hint"});
   EXPECT_TRUE(acme.passes_through("login_hint"));
   EXPECT_FALSE(acme.passes_through("prompt"));
@@ -276,6 +289,8 @@ TEST(ConfigParsing, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_TRUE(c.server.public_origin.empty());
   EXPECT_TRUE(c.server.allowed_return_origins.empty());
   EXPECT_EQ(c.timeouts, timeouts_config{});
+  EXPECT_EQ(c.verify, verify_config{});
+  EXPECT_TRUE(c.verify.cache);
   EXPECT_EQ(c.timeouts.header_read, 10s);
   EXPECT_EQ(c.timeouts.login_state_ttl, 10min);
   EXPECT_EQ(c.timeouts.session_lifetime, 8h);

@@ -341,3 +341,45 @@ TEST(JwsVerification, PreparedContextIsReusedAcrossVerificationsAndThreads) {
 
 }  // namespace
 }  // namespace oidc
+
+namespace oidc {
+namespace {
+
+std::string token_with_header(std::string_view header_json) {
+  return base64url_encode(header_json) + ".e30.c2ln";
+}
+
+TEST(PeekJoseHeader, ReadsAlgKidAndTypWithoutVerifying) {
+  const auto h =
+      peek_jose_header(token_with_header(R"({"alg":"RS256","kid":"k1","typ":"JWT"})"), 16 * 1024);
+  ASSERT_TRUE(h.has_value()) << label(h.error());
+  EXPECT_EQ(h->alg, jws_alg::RS256);
+  EXPECT_EQ(h->kid, "k1");
+  EXPECT_EQ(h->typ, "JWT");
+}
+
+TEST(PeekJoseHeader, RefusesWhatVerificationWouldRefuseInTheHeader) {
+  EXPECT_EQ(peek_jose_header(token_with_header(R"({"alg":"none"})"), 16 * 1024).error(),
+            auth_error::alg_not_allowed);
+  EXPECT_EQ(peek_jose_header(token_with_header(R"({"alg":"HS256"})"), 16 * 1024).error(),
+            auth_error::alg_not_allowed);
+  EXPECT_EQ(peek_jose_header(token_with_header(R"({"alg":"XY999"})"), 16 * 1024).error(),
+            auth_error::alg_unsupported);
+  EXPECT_EQ(peek_jose_header(token_with_header(R"({"alg":"RS256","jku":"https://x"})"), 16 * 1024)
+                .error(),
+            auth_error::header_forbidden);
+  EXPECT_EQ(
+      peek_jose_header(token_with_header(R"({"alg":"RS256","crit":["b64"]})"), 16 * 1024).error(),
+      auth_error::crit_unsupported);
+  EXPECT_EQ(peek_jose_header(token_with_header(R"({"alg":"RS256","kid":7})"), 16 * 1024).error(),
+            auth_error::malformed_token);
+  EXPECT_EQ(peek_jose_header("only.two", 16 * 1024).error(), auth_error::malformed_token);
+  EXPECT_EQ(peek_jose_header(token_with_header(R"({"alg":"RS256"})"), 8).error(),
+            auth_error::token_too_large);
+  EXPECT_EQ(
+      peek_jose_header(token_with_header(R"({"alg":"RS256","alg":"ES256"})"), 16 * 1024).error(),
+      auth_error::json_duplicate_member);
+}
+
+}  // namespace
+}  // namespace oidc

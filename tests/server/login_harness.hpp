@@ -90,6 +90,10 @@ struct harness_options {
   std::function<void(net::request&)> idp_request_hook;
   // The acme organisation's client credential (confidential organisations).
   std::shared_ptr<const client_credential> acme_credential;
+  // Extra top-level configuration members (", \"jwks\": {...}").
+  std::string config_extra;
+  // Adjusts the mock IdP's configuration (key rotation policy, ...).
+  std::function<void(mock::mock_idp_config&)> configure_idp;
 };
 
 struct recorded_request {
@@ -126,7 +130,10 @@ class login_harness {
     mock::mock_idp_config mc;
     mc.base_url = base_;
     mc.tenants = options_.tenants;
-    idp_ = std::make_unique<mock::identity_provider>(mc, wall_now, idp_rng_);
+    if (options_.configure_idp) options_.configure_idp(mc);
+    idp_ = std::make_unique<mock::identity_provider>(
+        mc, [this] { return wall_now() + std::chrono::seconds(idp_clock_offset_s_.load()); },
+        idp_rng_);
 
     db_path_ = std::filesystem::temp_directory_path() /
                ("oidc-login-" + std::to_string(::getpid()) + "-" +
@@ -142,7 +149,7 @@ class login_harness {
             "accounts": {"mode": ")" +
         options_.accounts_mode + R"(", "sqlite_path": "/unused/accounts.db"},
             "organisations": [)" +
-        options_.organisations(*idp_, base_) + "]}";
+        options_.organisations(*idp_, base_) + "]" + options_.config_extra + "}";
     auto cfg = parse_config(text, config_environment{});
     ASSERT_TRUE(cfg) << format_errors(cfg.error());
 
@@ -212,6 +219,15 @@ class login_harness {
     for (const auto& r : recorded_)
       if (r.target.find("/oauth2/v2.0/token") != std::string::npos) out.push_back(r);
     return out;
+  }
+
+  // Requests the mock IdP received whose target contains `part`.
+  std::size_t idp_requests(std::string_view part) {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& r : recorded_)
+      if (r.target.find(part) != std::string::npos) ++n;
+    return n;
   }
 
   handled_request call(std::string target, std::string cookies = {},
@@ -329,7 +345,8 @@ class login_harness {
   std::shared_ptr<account_database> db_;
   std::unique_ptr<app> app_;
   std::string base_;
-  std::atomic<std::int64_t> clock_offset_s_{0};
+  std::atomic<std::int64_t> clock_offset_s_{0};      // the app's clock
+  std::atomic<std::int64_t> idp_clock_offset_s_{0};  // the mock IdP's clock
   std::mutex mutex_;
   std::vector<recorded_request> recorded_;
 };

@@ -202,6 +202,15 @@ struct jwks_config {
   bool operator==(const jwks_config&) const = default;
 };
 
+// The verified-token cache of /api/verify (docs/forward-auth.md).
+struct verify_config {
+  bool cache = true;
+  std::size_t cache_max_entries = 100'000;
+  std::size_t cache_max_bytes = std::size_t{64} << 20;
+  config_duration cache_max_ttl = std::chrono::minutes(5);  // an entry never outlives exp either
+  bool operator==(const verify_config&) const = default;
+};
+
 struct metrics_config {
   std::optional<listener_config> admin_listen;  // absent: no metrics endpoint; never TLS
   bool operator==(const metrics_config&) const = default;
@@ -272,6 +281,7 @@ class server_config {
   accounts_config accounts;
   upstream_config upstream;
   jwks_config jwks;
+  verify_config verify;
   metrics_config metrics;
 
   std::span<const organisation_config> organisations() const noexcept { return organisations_; }
@@ -280,6 +290,10 @@ class server_config {
   // any case, a port and a trailing dot. nullptr otherwise; then see default_organisation().
   const organisation_config* find_organisation_for_host(std::string_view host) const noexcept;
   const organisation_config* default_organisation() const noexcept;
+  // Indices into organisations() of those whose access tokens carry this exact `iss`
+  // (expected_issuer, or expected_v1_issuer where accepted) and that accept access tokens at
+  // all (audiences set), in configuration order; several organisations may share a tenant.
+  std::span<const std::size_t> access_token_organisations(std::string_view issuer) const noexcept;
 
  private:
   friend struct config_builder;
@@ -293,6 +307,8 @@ class server_config {
   std::vector<organisation_config> organisations_;
   index_map by_name_;
   index_map by_host_;
+  std::unordered_map<std::string, std::vector<std::size_t>, string_hash, std::equal_to<>>
+      by_access_token_issuer_;
 };
 
 struct config_environment {

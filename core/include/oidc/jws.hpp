@@ -52,6 +52,12 @@ struct jose_header {
   std::string typ;  // empty when absent; checked by the caller's token rules, not here
 };
 
+// The protected header of a compact JWS, read without verifying anything else: what a key cache
+// needs to pick the key (alg, kid) before verify_jws checks the whole token. Fails as verify_jws
+// would on the same header: malformed_token, token_too_large, json_*, header_forbidden,
+// crit_unsupported, alg_not_allowed (none, HS*), alg_unsupported (other unknown names).
+result<jose_header> peek_jose_header(std::string_view token, std::size_t max_token_bytes) noexcept;
+
 struct jws_verify_options {
   alg_set allowed_algs;  // from configuration, per issuer; never from the token. Empty: nothing
   std::size_t max_token_bytes = 16 * 1024;
