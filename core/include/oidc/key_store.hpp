@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where verification keys live between refreshes: one immutable key_set per key-set id
-// (the jwks_uri). Readers take a snapshot that keeps the set alive while they verify; a refresher
-// publishes a whole new set. The server codes against this interface; the key-cache issue swaps
-// in a wait-free implementation and the refresh policy behind it.
+// The simple key store: one immutable key_set per key-set id (the jwks_uri) behind a
+// reader/writer lock, readers copying a shared_ptr. The server uses key_cache.hpp (lock-free
+// reads, refresh policy); this one stays as the baseline bench/key_cache_bench.cpp measures it
+// against, and as the reference behaviour its tests pin down.
 #pragma once
 
 #include <memory>
