@@ -404,3 +404,69 @@ TEST_F(VerifyTest, CachedResultOfAKeyThatLeftTheSetIsDropped) {
 
 }  // namespace
 }  // namespace oidc::server
+
+namespace oidc::server {
+namespace {
+
+constexpr std::string_view kDeadTenant = "0d0d0d0d-dead-4ead-8ead-0d0d0d0d0d0d";
+
+class KeyPreloadTest : public ::testing::Test, protected login_harness {
+ protected:
+  void SetUp() override {
+    harness_options o;
+    o.tenants = {acme_tenant(kTenant, {"https://acme.example.com/api/single-sign-on"}),
+                 acme_tenant(kOtherTenant, {"https://beta.example.com/api/single-sign-on"})};
+    o.organisations = [](const mock::identity_provider&, const std::string& base) {
+      auto org = [&base](std::string_view name, std::string_view tenant) {
+        return R"({"name": ")" + std::string(name) + R"(", "tenant_id": ")" + std::string(tenant) +
+               R"(", "client_id": ")" + std::string(kClient) + R"(", "authority": ")" + base +
+               R"(", "redirect_uri": "https://)" + std::string(name) +
+               R"(.example.com/api/single-sign-on"})";
+      };
+      // A tenant the IdP does not know: its discovery fails for as long as the test runs.
+      return org("acme", kTenant) + ", " + org("beta", kOtherTenant) + ", " +
+             org("dead", kDeadTenant);
+    };
+    o.config_extra = R"(, "jwks": {"min_refresh_interval": "1m", "max_age_min": "1m",
+                                    "max_age_max": "1h", "default_max_age": "1h",
+                                    "preload_concurrency": 2})";
+    start_harness(std::move(o));
+  }
+  void TearDown() override { stop_harness(); }
+
+  void refresh() {
+    auto f = asio::co_spawn(io_, app_->refresh_keys(), asio::use_future);
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    f.get();
+  }
+};
+
+TEST_F(KeyPreloadTest, PreloadLoadsEveryLiveTenantsKeysAndOneDeadTenantBlocksNothing) {
+  EXPECT_TRUE(app_->jwks().cache().ids().empty());
+  // Ready before any key set is loaded: keys load in the background.
+  EXPECT_EQ(call("/readyz").response.result_int(), 200u);
+  refresh();
+  const auto stats = app_->jwks().cache().stats();
+  ASSERT_EQ(stats.sets.size(), 2u);
+  for (const auto& set : stats.sets) {
+    EXPECT_GT(set.key_count, 0u) << set.id;
+    EXPECT_TRUE(set.last_success.has_value()) << set.id;
+  }
+  const auto dead_discovery = idp_requests(std::string(kDeadTenant) + "/v2.0/.well-known");
+  EXPECT_EQ(dead_discovery, 1u);
+  // Later passes neither refetch the fresh key sets nor call the dead tenant again before
+  // min_refresh_interval has passed.
+  const auto jwks_fetches = idp_requests("/discovery/v2.0/keys");
+  refresh();
+  refresh();
+  EXPECT_EQ(idp_requests("/discovery/v2.0/keys"), jwks_fetches);
+  EXPECT_EQ(idp_requests(std::string(kDeadTenant) + "/v2.0/.well-known"), 1u);
+  clock_offset_s_.store(61);
+  refresh();
+  EXPECT_EQ(idp_requests(std::string(kDeadTenant) + "/v2.0/.well-known"), 2u);
+  // The live organisations sign in meanwhile.
+  EXPECT_EQ(log_in().response.result_int(), 302u);
+}
+
+}  // namespace
+}  // namespace oidc::server
