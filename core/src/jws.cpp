@@ -214,6 +214,17 @@ auth_error read_header(const json::object& hdr, jws_alg& alg, std::string_view& 
   return auth_error::ok;
 }
 
+// Decodes the protected header (its bytes into `scratch_bytes`, the object into `mr`).
+result<json::object> decode_header(std::string_view header_b64, const json_limits& limits,
+                                   std::span<std::uint8_t> scratch_bytes,
+                                   json::monotonic_resource& mr) {
+  auto header_len = base64url_decode(header_b64, scratch_bytes);
+  if (!header_len) return header_len.error();
+  const std::string_view header_text(reinterpret_cast<const char*>(scratch_bytes.data()),
+                                     *header_len);
+  return parse_json_object(header_text, limits, json::storage_ptr(&mr));
+}
+
 // Steps 1-7 of the order in jws.hpp; fills `header` only once the signature verified.
 result<checked_jws> check_jws(std::string_view token, const key_set& keys,
                               const jws_verify_options& options, jose_header& header) {
@@ -223,16 +234,10 @@ result<checked_jws> check_jws(std::string_view token, const key_set& keys,
   const std::size_t header_max = base64url_decoded_max(parts->header_b64.size());
   if (header_max > options.header_limits.max_bytes) return auth_error::json_too_large;
   scratch<kHeaderStackBytes> header_bytes(header_max);
-  auto header_len = base64url_decode(parts->header_b64, header_bytes.span());
-  if (!header_len) return header_len.error();
-  const std::string_view header_text(reinterpret_cast<const char*>(header_bytes.span().data()),
-                                     *header_len);
-
   alignas(std::max_align_t) unsigned char arena[kHeaderArenaBytes];
   json::monotonic_resource mr(arena, sizeof arena);
-  auto hdr = parse_json_object(header_text, options.header_limits, json::storage_ptr(&mr));
+  auto hdr = decode_header(parts->header_b64, options.header_limits, header_bytes.span(), mr);
   if (!hdr) return hdr.error();
-
   jws_alg alg{};
   std::string_view kid, typ;
   if (auto e = read_header(*hdr, alg, kid, typ); e != auth_error::ok) return e;
@@ -324,13 +329,9 @@ result<jose_header> peek_jose_header(std::string_view token, std::size_t max_tok
   if (header_max > limits.max_bytes) return auth_error::json_too_large;
   try {
     scratch<kHeaderStackBytes> header_bytes(header_max);
-    auto header_len = base64url_decode(parts->header_b64, header_bytes.span());
-    if (!header_len) return header_len.error();
-    const std::string_view header_text(reinterpret_cast<const char*>(header_bytes.span().data()),
-                                       *header_len);
     alignas(std::max_align_t) unsigned char arena[kHeaderArenaBytes];
     json::monotonic_resource mr(arena, sizeof arena);
-    auto hdr = parse_json_object(header_text, limits, json::storage_ptr(&mr));
+    auto hdr = decode_header(parts->header_b64, limits, header_bytes.span(), mr);
     if (!hdr) return hdr.error();
     jose_header out;
     std::string_view kid, typ;

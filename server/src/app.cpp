@@ -83,6 +83,17 @@ std::string hex(std::uint64_t v) {
   return buf;
 }
 
+// All Cookie headers of a request as one jar (HTTP/2 proxies may split them, RFC 9113 §8.2.3).
+result<cookie_jar> request_cookies(const net::request& req) {
+  std::string text;
+  const auto range = req.equal_range(http::field::cookie);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (!text.empty()) text += "; ";
+    text += it->value();
+  }
+  return parse_cookie_header(text);
+}
+
 auth_error classify_client_error(const boost::system::error_code& ec) {
   if (ec == net::client_errc::timeout) return auth_error::idp_timeout;
   if (ec == net::client_errc::response_too_large || ec == net::client_errc::bad_response)
@@ -261,13 +272,7 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
   ctx.org = ctx.where.organisation;
   ctx.out.organisation = ctx.org->name;
 
-  std::string cookie_text;
-  const auto cookie_range = ctx.req.equal_range(http::field::cookie);
-  for (auto it = cookie_range.first; it != cookie_range.second; ++it) {
-    if (!cookie_text.empty()) cookie_text += "; ";
-    cookie_text += it->value();
-  }
-  auto jar = parse_cookie_header(cookie_text);
+  auto jar = request_cookies(ctx.req);
   if (!jar) {
     ctx.out.route = "bad_cookies";
     ctx.fail(jar.error());
@@ -866,13 +871,7 @@ boost::asio::awaitable<void> app::verify(request_context& ctx) {
   if (*bearer) {
     token.assign(**bearer);
   } else {
-    std::string cookie_text;
-    const auto cookie_range = ctx.req.equal_range(http::field::cookie);
-    for (auto it = cookie_range.first; it != cookie_range.second; ++it) {
-      if (!cookie_text.empty()) cookie_text += "; ";
-      cookie_text += it->value();
-    }
-    auto jar = parse_cookie_header(cookie_text);
+    auto jar = request_cookies(ctx.req);
     if (!jar) {
       refuse(auth_error::request_invalid);
       co_return;
