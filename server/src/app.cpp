@@ -46,6 +46,8 @@ constexpr std::string_view kSessionPath = "/api/session";
 constexpr std::string_view kVerifyPath = "/api/verify";
 constexpr std::size_t kMaxCodeBytes = 4096;
 constexpr std::size_t kMaxHintBytes = 256;
+// What verify_jws accepts by default (jws_verify_options::max_token_bytes).
+constexpr std::size_t kMaxTokenBytes = jws_verify_options{}.max_token_bytes;
 
 std::string_view header(const net::request& req, http::field f) {
   auto it = req.find(f);
@@ -640,8 +642,14 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
   key_set_check check = [&token_text, &want, verified_at](const key_set& keys) {
     return verify_id_token(token_text, keys, want, verified_at);
   };
+  auto header = peek_jose_header(token_text, kMaxTokenBytes);
+  if (!header) {
+    ctx.fail(header.error());
+    clear_state();
+    co_return;
+  }
   auto verify_op =
-      jwks_->verify(disc.value()->jwks_uri, token_text, org.allowed_algs, std::move(check));
+      jwks_->verify(disc.value()->jwks_uri, std::move(*header), org.allowed_algs, std::move(check));
   auto claims = co_await std::move(verify_op);
   if (!claims) {
     ctx.fail(claims.error());
@@ -775,7 +783,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
   const server_config& cfg = *snap->config;
   // The issuer picks the verifier: read it from the unverified payload, then verify everything
   // with that issuer's keys and rules.
-  auto parts = split_compact(token, kJoseJsonLimits.max_bytes * 2);
+  auto parts = split_compact(token, kMaxTokenBytes);
   if (!parts) co_return parts.error();
   auto payload_text = base64url_decode(parts->payload_b64);
   if (!payload_text) co_return payload_text.error();
@@ -804,7 +812,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
 
   const auto candidates = cfg.access_token_organisations(issuer);
   if (candidates.empty()) co_return auth_error::issuer_mismatch;
-  auto header = peek_jose_header(token, kJoseJsonLimits.max_bytes * 2);
+  auto header = peek_jose_header(token, kMaxTokenBytes);
   if (!header) co_return header.error();
   result<token_claims> claims = auth_error::issuer_mismatch;
   const organisation_config* matched = nullptr;
@@ -826,7 +834,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
       return verify_access_token(token, keys, want, t);
     };
     jwks_uri = disc.value()->jwks_uri;
-    auto op = jwks_->verify(jwks_uri, token, org.allowed_algs, std::move(check));
+    auto op = jwks_->verify(jwks_uri, *header, org.allowed_algs, std::move(check));
     claims = co_await std::move(op);
     if (claims) {
       matched = &org;

@@ -114,11 +114,9 @@ asio::awaitable<std::optional<auth_error>> jwks_service::fetch(std::string jwks_
   co_return std::get<1>(std::get<0>(r));
 }
 
-asio::awaitable<result<token_claims>> jwks_service::verify(std::string jwks_uri, std::string token,
+asio::awaitable<result<token_claims>> jwks_service::verify(std::string jwks_uri, jose_header header,
                                                            alg_set allowed, key_set_check check) {
-  auto header = peek_jose_header(token, options_.max_token_bytes);
-  if (!header) co_return header.error();
-  if (!allowed.contains(header->alg)) co_return auth_error::alg_not_allowed;
+  if (!allowed.contains(header.alg)) co_return auth_error::alg_not_allowed;
 
   bool fetched = false;
   for (;;) {
@@ -128,7 +126,7 @@ asio::awaitable<result<token_claims>> jwks_service::verify(std::string jwks_uri,
     {
       // No co_await inside: the guard pins this thread's epoch slot.
       const auto guard = cache_->pin();
-      const key_lookup found = cache_->lookup(guard, jwks_uri, header->kid, header->alg, t);
+      const key_lookup found = cache_->lookup(guard, jwks_uri, header.kid, header.alg, t);
       outcome = found.outcome;
       if (found.keys && (outcome == lookup_outcome::hit || outcome == lookup_outcome::stale))
         verdict = check(*found.keys);

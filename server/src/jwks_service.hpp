@@ -19,6 +19,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "oidc/claims.hpp"
+#include "oidc/jws.hpp"
 #include "oidc/key_cache.hpp"
 #include "oidc/net/http_client.hpp"
 
@@ -34,7 +35,6 @@ struct jwks_service_options {
   // How long a request waits for a fetch started by another one before giving up with
   // idp_timeout; a little above the upstream total timeout.
   std::chrono::milliseconds wait_limit{std::chrono::seconds(20)};
-  std::size_t max_token_bytes = 16 * 1024;
 };
 
 // Runs body(0) … body(count - 1) on at most `workers` coroutines at a time on the caller's
@@ -59,10 +59,11 @@ class jwks_service : public std::enable_shared_from_this<jwks_service> {
   // (jwks_unavailable, jwks_invalid, idp_timeout).
   boost::asio::awaitable<std::optional<auth_error>> fetch(std::string jwks_uri, join mode);
 
-  // Verifies `token` with `check` against the keys of `jwks_uri`, fetching them when missing, and
-  // refreshing once (per jwks.min_refresh_interval) for an unknown kid. `allowed` is the
-  // issuer's algorithm allow-list: a token outside it fails before any key lookup or fetch.
-  boost::asio::awaitable<result<token_claims>> verify(std::string jwks_uri, std::string token,
+  // Verifies a token with `check` against the keys of `jwks_uri`, fetching them when missing,
+  // and refreshing once (per jwks.min_refresh_interval) for an unknown kid. `header` is the
+  // token's peek_jose_header (it picks the key); `allowed` is the issuer's algorithm
+  // allow-list: a token outside it fails before any key lookup or fetch.
+  boost::asio::awaitable<result<token_claims>> verify(std::string jwks_uri, jose_header header,
                                                       alg_set allowed, key_set_check check);
 
   // Starts refreshes of the key sets that are due (next_refresh_at <= now), at most
