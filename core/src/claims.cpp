@@ -290,6 +290,7 @@ result<token_claims> verify_id_token(std::string_view jws, const key_set& keys,
                                      const id_token_expectations& want, sys_seconds now) {
   jws_verify_options options;
   options.allowed_algs = want.allowed_algs;
+  options.max_token_bytes = want.max_token_bytes;
   auto verified = verify_jws(jws, keys, options);
   if (!verified) return verified.error();
   return check_id_token_claims(verified->payload, want, now);
@@ -299,6 +300,7 @@ result<token_claims> verify_access_token(std::string_view jws, const key_set& ke
                                          const access_token_expectations& want, sys_seconds now) {
   jws_verify_options options;
   options.allowed_algs = want.allowed_algs;
+  options.max_token_bytes = want.max_token_bytes;
   auto verified = verify_jws(jws, keys, options);
   if (!verified) return verified.error();
   return check_access_token_claims(verified->payload, want, now);

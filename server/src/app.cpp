@@ -46,8 +46,6 @@ constexpr std::string_view kSessionPath = "/api/session";
 constexpr std::string_view kVerifyPath = "/api/verify";
 constexpr std::size_t kMaxCodeBytes = 4096;
 constexpr std::size_t kMaxHintBytes = 256;
-// What verify_jws accepts by default (jws_verify_options::max_token_bytes).
-constexpr std::size_t kMaxTokenBytes = jws_verify_options{}.max_token_bytes;
 
 std::string_view header(const net::request& req, http::field f) {
   auto it = req.find(f);
@@ -636,13 +634,14 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
   want.skew = std::chrono::duration_cast<seconds>(org.clock_skew);
   want.max_age = std::chrono::duration_cast<seconds>(org.max_token_age);
   want.allowed_algs = org.allowed_algs;
+  want.max_token_bytes = cfg.limits.max_token_bytes;
 
   const std::string token_text(*id_token);
   const auto verified_at = now();
   key_set_check check = [&token_text, &want, verified_at](const key_set& keys) {
     return verify_id_token(token_text, keys, want, verified_at);
   };
-  auto header = peek_jose_header(token_text, kMaxTokenBytes);
+  auto header = peek_jose_header(token_text, cfg.limits.max_token_bytes);
   if (!header) {
     ctx.fail(header.error());
     clear_state();
@@ -783,7 +782,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
   const server_config& cfg = *snap->config;
   // The issuer picks the verifier: read it from the unverified payload, then verify everything
   // with that issuer's keys and rules.
-  auto parts = split_compact(token, kMaxTokenBytes);
+  auto parts = split_compact(token, cfg.limits.max_token_bytes);
   if (!parts) co_return parts.error();
   auto payload_text = base64url_decode(parts->payload_b64);
   if (!payload_text) co_return payload_text.error();
@@ -812,7 +811,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
 
   const auto candidates = cfg.access_token_organisations(issuer);
   if (candidates.empty()) co_return auth_error::issuer_mismatch;
-  auto header = peek_jose_header(token, kMaxTokenBytes);
+  auto header = peek_jose_header(token, cfg.limits.max_token_bytes);
   if (!header) co_return header.error();
   result<token_claims> claims = auth_error::issuer_mismatch;
   const organisation_config* matched = nullptr;
@@ -829,6 +828,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
     if (org.checks_tenant()) want.tenant_id = org.tenant_id;
     want.skew = std::chrono::duration_cast<seconds>(org.clock_skew);
     want.allowed_algs = org.allowed_algs;
+    want.max_token_bytes = cfg.limits.max_token_bytes;
     const auto t = now();
     key_set_check check = [&token, want, t](const key_set& keys) {
       return verify_access_token(token, keys, want, t);

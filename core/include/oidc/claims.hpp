@@ -19,13 +19,14 @@ namespace oidc {
 
 // What the relying party expects of the ID token of one login (OIDC Core 3.1.3.7).
 struct id_token_expectations {
-  std::string issuer;                    // exact iss; a trailing-slash variant does not match
-  std::string client_id;                 // must be in aud; azp, when present, must equal it
-  std::optional<std::string> tenant_id;  // Entra: tid must equal it; nullopt for generic OIDC
-  std::string nonce;                     // the nonce sent with this login; never empty in use
-  std::chrono::seconds skew{60};         // tolerance for every time comparison; < 0 acts as 0
-  std::chrono::seconds max_age{600};     // iat may be at most max_age (+ skew) in the past
-  alg_set allowed_algs;                  // from configuration, never from the token
+  std::string issuer;                       // exact iss; a trailing-slash variant does not match
+  std::string client_id;                    // must be in aud; azp, when present, must equal it
+  std::optional<std::string> tenant_id;     // Entra: tid must equal it; nullopt for generic OIDC
+  std::string nonce;                        // the nonce sent with this login; never empty in use
+  std::chrono::seconds skew{60};            // tolerance for every time comparison; < 0 acts as 0
+  std::chrono::seconds max_age{600};        // iat may be at most max_age (+ skew) in the past
+  alg_set allowed_algs;                     // from configuration, never from the token
+  std::size_t max_token_bytes = 16 * 1024;  // limits.max_token_bytes
 };
 
 // What a protected API expects of an access token presented to it.
@@ -38,6 +39,7 @@ struct access_token_expectations {
   std::optional<std::string> tenant_id;  // Entra: tid must equal it
   std::chrono::seconds skew{60};
   alg_set allowed_algs;
+  std::size_t max_token_bytes = 16 * 1024;  // limits.max_token_bytes
 };
 
 // The claims a caller may rely on once the checks passed. Absent optional string claims are
