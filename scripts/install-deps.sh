@@ -15,7 +15,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --with-prometheus) packages+=(prometheus) ;;
-    --with-loadtest) packages+=(wrk nghttp2-client nginx-light) ;;
+    --with-loadtest) packages+=(wrk nghttp2-client nginx-light apache2 libapache2-mod-auth-openidc) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
