@@ -13,27 +13,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/gate.hpp"
+
 namespace oidc {
 namespace {
 
 // A one-shot signal between threads (mutex + condition variable: bounded, no sleeps).
-class gate {
- public:
-  void open() {
-    std::lock_guard lock(m_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lock(m_);
-    cv_.wait(lock, [this] { return open_; });
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using test::gate;
 
 struct counted {
   explicit counted(std::atomic<int>& d, int v = 0) : deleted(&d), value(v) {}

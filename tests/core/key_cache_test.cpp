@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/gate.hpp"
+
 namespace oidc {
 namespace {
 
@@ -22,23 +24,7 @@ using namespace std::chrono_literals;
 
 const sys_seconds t0{std::chrono::seconds{1'800'000'000}};
 
-class gate {
- public:
-  void open() {
-    std::lock_guard lock(m_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lock(m_);
-    cv_.wait(lock, [this] { return open_; });
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using test::gate;
 
 std::shared_ptr<const jwk> make_key(std::string kid, std::string thumbprint = {},
                                     alg_set algs = {jws_alg::RS256}) {
