@@ -30,6 +30,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 
 #include "http_params.hpp"
 #include "identity_provider.hpp"
@@ -279,6 +280,57 @@ TEST_F(ServerProcessTest, OversizedHeadersAre431) {
 
   p.send_signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
+}
+
+// Finds the access-log line of `route` in the server's stderr and parses it.
+boost::json::object access_line(const std::string& output, std::string_view route) {
+  const std::string key = R"("route":")" + std::string(route) + "\"";
+  std::size_t start = 0;
+  while (start < output.size()) {
+    const auto end = output.find('\n', start);
+    const std::string line = output.substr(start, end == std::string::npos ? end : end - start);
+    if (line.find(key) != std::string::npos) return boost::json::parse(line).as_object();
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  ADD_FAILURE() << "no access-log line for " << route << " in:\n" << output;
+  return {};
+}
+
+TEST_F(ServerProcessTest, AccessLogHasOneJsonLinePerRequestAndNoSecrets) {
+  server_process p;
+  ASSERT_TRUE(p.start(write_config(R"("shutdown_drain": "1s")")));
+  const auto port = p.wait_for_port(10s);
+  ASSERT_NE(port, 0) << p.output();
+  auto callback = round_trip(port,
+                             "GET /api/single-sign-on?code=CODE-SECRET-1&state=STATE-SECRET-2 "
+                             "HTTP/1.1\r\nHost: localhost\r\nCookie: oidc-session=COOKIE-SECRET-3"
+                             "\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(callback.data.starts_with("HTTP/1.1 400")) << callback.data.substr(0, 200);
+  auto verify = round_trip(port,
+                           "POST /api/verify HTTP/1.1\r\nHost: localhost\r\nAuthorization: "
+                           "Bearer BEARER-SECRET-4\r\nContent-Length: 0\r\nConnection: close"
+                           "\r\n\r\n");
+  EXPECT_TRUE(verify.data.starts_with("HTTP/1.1 401")) << verify.data.substr(0, 200);
+  p.send_signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
+  const std::string out = p.output();
+
+  const auto c = access_line(out, "callback");
+  EXPECT_EQ(c.at("method").as_string(), "GET");
+  EXPECT_EQ(c.at("status").as_int64(), 400);
+  EXPECT_EQ(c.at("org").as_string(), "demo");
+  EXPECT_EQ(c.at("reason").as_string(), "state_mismatch");
+  EXPECT_FALSE(c.at("request_id").as_string().empty());
+  EXPECT_GE(c.at("duration_us").as_int64(), 0);
+  EXPECT_GT(c.at("ts").as_int64(), 1'700'000'000'000);
+  const auto v = access_line(out, "verify");
+  EXPECT_EQ(v.at("method").as_string(), "POST");
+  EXPECT_EQ(v.at("status").as_int64(), 401);
+  EXPECT_EQ(v.at("reason").as_string(), "malformed_token");
+  EXPECT_NE(c.at("request_id").as_string(), v.at("request_id").as_string());
+  for (const char* secret : {"CODE-SECRET", "STATE-SECRET", "COOKIE-SECRET", "BEARER-SECRET"})
+    EXPECT_EQ(out.find(secret), std::string::npos) << secret << " leaked into:\n" << out;
 }
 
 TEST_F(ServerProcessTest, SlowlorisIsCutOffAtTheConfiguredHeaderDeadline) {

@@ -7,6 +7,7 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -173,6 +175,37 @@ asio::awaitable<void> write_and_close(Stream& stream, beast::tcp_stream& lowest,
   auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
   (void)ec;
   (void)n;
+}
+
+// The whole response in one contiguous buffer, written with one gather-free write: Beast's
+// serializer walks a chain of buffer views per write, which profiling showed as the largest cost
+// of small responses (docs/benchmarks.md). `res` has been through prepare_payload.
+std::string flatten(const response& res) {
+  std::string out;
+  std::size_t size = 32 + res.body().size();
+  for (const auto& f : res)
+    size += f.name_string().size() + f.value().size() + 4;
+  out.reserve(size);
+  out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.result_int());
+  out += ' ';
+  const auto reason = res.reason();
+  if (reason.empty()) {
+    const auto standard = http::obsolete_reason(res.result());
+    out.append(standard.data(), standard.size());
+  } else {
+    out.append(reason.data(), reason.size());
+  }
+  out += "\r\n";
+  for (const auto& f : res) {
+    out.append(f.name_string().data(), f.name_string().size());
+    out += ": ";
+    out.append(f.value().data(), f.value().size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += res.body();
+  return out;
 }
 
 void close_socket(beast::tcp_stream& lowest) {
@@ -339,8 +372,9 @@ asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_s
     const bool keep = keep_alive && res.keep_alive() && !state->draining && !self->stopping.load();
     res.keep_alive(keep);
     res.prepare_payload();
+    const std::string wire = flatten(res);
     lowest.expires_after(opt.write_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), tuple_awaitable);
     (void)wn;
     lowest.expires_never();
     state->in_request = false;
