@@ -34,7 +34,7 @@ run_ctest() {
 }
 
 stage "dependencies"
-scripts/install-deps.sh
+scripts/install-deps.sh --with-prometheus  # promtool for the metrics tests
 
 stage "formatting (.clang-format)"
 git ls-files -z '*.cpp' '*.hpp' | xargs -0 -r clang-format --dry-run --Werror
