@@ -27,6 +27,7 @@
 #include "accounts.hpp"
 #include "app.hpp"
 #include "blocking_pool.hpp"
+#include "net_metrics.hpp"
 #include "oidc/config.hpp"
 #include "oidc/net/http_client.hpp"
 #include "oidc/net/http_server.hpp"
@@ -79,11 +80,16 @@ void access_log(const oidc::server::handled_request& h, const net::request& req,
   line += R"(","method":")";
   append_json_escaped(line, std::string_view(req.method_string()));
   line += R"(","route":")";
-  append_json_escaped(line, h.route);
+  append_json_escaped(line, oidc::metrics::label(h.route));
   line += R"(","status":)";
   line += std::to_string(h.response.result_int());
   line += R"(,"duration_us":)";
   line += std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(duration).count());
+  if (h.upstream.count() > 0) {
+    line += R"(,"upstream_us":)";
+    line +=
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(h.upstream).count());
+  }
   if (!h.organisation.empty()) {
     line += R"(,"org":")";
     append_json_escaped(line, h.organisation);
@@ -109,6 +115,46 @@ asio::awaitable<net::response> serve(app* a, net::request req, net::connection_i
   co_return std::move(handled.response);
 }
 
+// The admin listener (metrics.admin_listen): metrics and health only, never the login routes.
+asio::awaitable<net::response> serve_admin(app* a, net::request req, net::connection_info) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto target = std::string_view(req.target());
+  const auto path = target.substr(0, target.find('?'));
+  const bool get = req.method() == boost::beast::http::verb::get ||
+                   req.method() == boost::beast::http::verb::head;
+  net::response res;
+  auto route = oidc::metrics::route::not_found;
+  if (get && path == "/metrics") {
+    route = oidc::metrics::route::metrics;
+    res = a->metrics_response(req.version(), req.keep_alive());
+  } else {
+    const bool healthz = get && path == "/healthz";
+    const bool readyz = get && path == "/readyz";
+    route = healthz  ? oidc::metrics::route::healthz
+            : readyz ? oidc::metrics::route::readyz
+                     : oidc::metrics::route::not_found;
+    res.version(req.version());
+    res.set(boost::beast::http::field::content_type, "text/plain; charset=utf-8");
+    res.set(boost::beast::http::field::cache_control, "no-store");
+    if (healthz) {
+      res.result(200);
+      res.body() = "ok\n";
+    } else if (readyz) {
+      res.result(a->ready() ? 200 : 503);
+      res.body() = a->ready() ? "ready\n" : "starting\n";
+    } else {
+      res.result(404);
+      res.body() = "not found\n";
+    }
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+  }
+  const std::string_view method(req.method_string().data(), req.method_string().size());
+  a->metrics().http_request(route, oidc::metrics::method_from(method), res.result_int(),
+                            std::chrono::steady_clock::now() - start);
+  co_return res;
+}
+
 void raise_nofile_limit() {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -117,10 +163,15 @@ void raise_nofile_limit() {
   }
 }
 
-asio::awaitable<void> shut_down(net::http_server* server, std::chrono::milliseconds drain,
-                                net::http_client* client, asio::io_context* io) {
+asio::awaitable<void> shut_down(net::http_server* server, net::http_server* admin,
+                                std::chrono::milliseconds drain, net::http_client* client,
+                                asio::io_context* io) {
   auto op = server->shutdown(drain);
   co_await std::move(op);
+  if (admin) {
+    auto admin_op = admin->shutdown(std::chrono::milliseconds(0));
+    co_await std::move(admin_op);
+  }
   client->shutdown();
   io->stop();
 }
@@ -284,9 +335,13 @@ int main(int argc, char** argv) {
   reload.arm();
 
   app* a = &application;
-  net::http_server server(io, [a](net::request req, net::connection_info conn) {
-    return serve(a, std::move(req), conn);
-  });
+  oidc::server::listener_metrics connection_events(application.metrics());
+  net::http_server server(
+      io,
+      [a](net::request req, net::connection_info conn) { return serve(a, std::move(req), conn); },
+      &connection_events);
+  application.metrics().add_open_connections_source(
+      [&server] { return server.open_connections(); });
   for (const auto& l : config->server.listen) {
     net::listener_options lo;
     lo.address = l.address;
@@ -323,6 +378,34 @@ int main(int argc, char** argv) {
                              (l.tls ? R"(,"tls":true})" : "}") + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
+  std::unique_ptr<net::http_server> admin;
+  if (const auto& al = config->metrics.admin_listen) {
+    admin = std::make_unique<net::http_server>(
+        io,
+        [a](net::request req, net::connection_info conn) {
+          return serve_admin(a, std::move(req), conn);
+        },
+        &connection_events);
+    net::listener_options lo;
+    lo.address = al->address;
+    lo.port = al->port;
+    lo.max_header_bytes = config->limits.max_header_bytes;
+    lo.max_body_bytes = config->limits.max_body_bytes;
+    lo.max_connections = 64;  // scrapers, not users
+    lo.header_read_timeout = config->timeouts.header_read;
+    lo.body_read_timeout = config->timeouts.body_read;
+    lo.idle_timeout = config->timeouts.idle_keep_alive;
+    auto bound = admin->listen(lo);
+    if (!bound) {
+      std::cerr << "cannot listen on " << al->address << ":" << al->port
+                << " (metrics.admin_listen): " << bound.error().message() << "\n";
+      return 1;
+    }
+    const std::string line = R"({"event":"listening","address":")" + bound->address().to_string() +
+                             R"(","port":)" + std::to_string(bound->port()) + R"(,"admin":true})" +
+                             "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
   application.set_ready(true);
   oidc::server::housekeeping_control housekeeping(io.get_executor());
   asio::co_spawn(housekeeping.strand,
@@ -340,12 +423,13 @@ int main(int argc, char** argv) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   const auto drain = config->timeouts.shutdown_drain;
   net::http_server* srv = &server;
+  net::http_server* admin_srv = admin.get();
   net::http_client* cli = client.get();
   asio::io_context* iop = &io;
   asio::signal_set* hup = &hangup;
   oidc::server::housekeeping_control* chores = &housekeeping;
   oidc::server::housekeeping_control* refresher = &key_refresh;
-  signals.async_wait([&application, srv, drain, cli, iop, hup, chores, refresher](
+  signals.async_wait([&application, srv, admin_srv, drain, cli, iop, hup, chores, refresher](
                          const boost::system::error_code& ec, int) {
     if (ec) return;
     hup->cancel();
@@ -354,7 +438,7 @@ int main(int argc, char** argv) {
     application.set_ready(false);
     std::cerr << R"({"event":"shutting_down"})"
               << "\n";
-    asio::co_spawn(*iop, shut_down(srv, drain, cli, iop), asio::detached);
+    asio::co_spawn(*iop, shut_down(srv, admin_srv, drain, cli, iop), asio::detached);
   });
 
   std::vector<std::thread> workers;

@@ -995,6 +995,10 @@ struct config_builder {
         cfg.metrics.admin_listen = std::move(lc);
       }
     }
+    if (auto b = f.boolean("main_listener")) cfg.metrics.main_listener = *b;
+    if (auto b = f.boolean("organisation_labels")) cfg.metrics.organisation_labels = *b;
+    if (auto n = f.integer("organisation_cap", {0, 1000}))
+      cfg.metrics.organisation_cap = static_cast<std::size_t>(*n);
     f.finish();
   }
 
@@ -1594,6 +1598,9 @@ std::vector<std::string> settings_needing_restart(const server_config& running,
     out.emplace_back("limits.max_connections");
   if (running.metrics.admin_listen != next.metrics.admin_listen)
     out.emplace_back("metrics.admin_listen");
+  if (running.metrics.organisation_labels != next.metrics.organisation_labels ||
+      running.metrics.organisation_cap != next.metrics.organisation_cap)
+    out.emplace_back("metrics.organisation_labels");
   if (running.accounts.database != next.accounts.database) out.emplace_back("accounts.database");
   if (running.accounts.sqlite_path != next.accounts.sqlite_path)
     out.emplace_back("accounts.sqlite_path");

@@ -32,9 +32,9 @@ constexpr std::array kLoginBuckets{0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
                                    0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(route::count_)> kRouteLabels{
-    "login",      "callback", "session", "logout", "verify",    "jwks",
-    "healthz",    "readyz",   "metrics", "demo",   "not_found", "unknown_organisation",
-    "bad_cookies"};
+    "login",       "callback",  "session", "logout", "verify",    "jwks",
+    "healthz",     "readyz",    "metrics", "demo",   "not_found", "unknown_organisation",
+    "bad_cookies", "signed_out"};
 constexpr std::array<std::string_view, static_cast<std::size_t>(method::count_)> kMethodLabels{
     "GET", "HEAD", "POST", "other"};
 constexpr std::array<std::string_view, static_cast<std::size_t>(status_class::count_)>

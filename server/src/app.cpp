@@ -22,6 +22,7 @@
 #include "error_page.hpp"
 #include "forward_auth.hpp"
 #include "http_params.hpp"
+#include "net_metrics.hpp"
 #include "oidc/base64url.hpp"
 #include "oidc/claims.hpp"
 #include "oidc/json.hpp"
@@ -101,6 +102,16 @@ auth_error classify_client_error(const boost::system::error_code& ec) {
   return auth_error::idp_unreachable;
 }
 
+// Per-organisation series follow the organisations of the configuration (file order, capped by
+// the metrics library).
+void set_organisation_series(metrics::server_metrics& m, const server_config& cfg) {
+  std::vector<std::string> names;
+  names.reserve(cfg.organisations().size());
+  for (const auto& o : cfg.organisations())
+    names.push_back(o.name);
+  m.set_organisations(names);
+}
+
 }  // namespace
 
 struct app::request_context {
@@ -176,7 +187,14 @@ app::app(app_dependencies deps) : deps_(std::move(deps)) {
     ko.policy.stale_if_error = secs(cfg.jwks.stale_if_error);
     deps_.keys = std::make_shared<key_cache>(std::move(ko));
   }
+  metrics::server_metrics_options mo;
+  for (const auto& row : aadsts_table())
+    mo.aadsts_keys.emplace_back(row.key);
+  mo.organisation_labels = cfg.metrics.organisation_labels;
+  mo.organisation_label_cap = cfg.metrics.organisation_cap;
+  metrics_ = std::make_shared<metrics::server_metrics>(std::move(mo));
   jwks_service_options jo;
+  jo.metrics = metrics_;
   // Waiters give up a little after the fetch itself must have ended.
   jo.wait_limit =
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.timeouts.upstream_total) +
@@ -189,6 +207,24 @@ app::app(app_dependencies deps) : deps_(std::move(deps)) {
   vo.max_bytes = cfg.verify.cache_max_bytes;
   vo.max_ttl = std::chrono::duration_cast<seconds>(cfg.verify.cache_max_ttl);
   verified_tokens_ = std::make_unique<verified_token_cache>(vo);
+  metrics_->attach_key_cache(*deps_.keys);
+  metrics_->attach_verified_token_cache(*verified_tokens_);
+  metrics_->set_idp_pool_source([client = deps_.client] {
+    return metrics::idp_pool_stats{client->idle_connections(), client->connections_opened()};
+  });
+  set_organisation_series(*metrics_, cfg);
+}
+
+net::response app::metrics_response(unsigned http_version, bool keep_alive) const {
+  net::response res;
+  res.result(200);
+  res.version(http_version);
+  res.set(http::field::content_type, metrics::kTextContentType);
+  res.set(http::field::cache_control, "no-store");
+  res.body() = metrics_->render_metrics();
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
 }
 
 std::shared_ptr<const app_snapshot> app::snapshot() const {
@@ -198,6 +234,7 @@ std::shared_ptr<const app_snapshot> app::snapshot() const {
 
 void app::replace_snapshot(std::shared_ptr<const app_snapshot> next) {
   if (!next || !next->config || !next->secrets.cookie_keys || !next->secrets.sessions) return;
+  set_organisation_series(*metrics_, *next->config);
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.swap(next);
   // `next` (the old snapshot) is released outside the lock when the last request using it ends.
@@ -208,6 +245,8 @@ std::chrono::sys_seconds app::now() const {
 }
 
 boost::asio::awaitable<handled_request> app::handle(net::request req, net::connection_info conn) {
+  const auto started = std::chrono::steady_clock::now();
+  metrics::in_flight_scope in_flight(*metrics_);
   request_context ctx;
   ctx.snap = snapshot();
   ctx.req = std::move(req);
@@ -218,27 +257,56 @@ boost::asio::awaitable<handled_request> app::handle(net::request req, net::conne
   ctx.json = wants_json(header(ctx.req, http::field::accept));
   auto routed = route(ctx);
   co_await std::move(routed);
+  count(ctx, std::chrono::steady_clock::now() - started);
   co_return std::move(ctx.out);
+}
+
+// Every request once, from what the handler decided: the HTTP families, and the login and
+// verify outcomes (a login start is a 302 to the IdP; a callback succeeds only with a session).
+void app::count(const request_context& ctx, std::chrono::nanoseconds took) noexcept {
+  const unsigned status = ctx.out.response.result_int();
+  const std::string_view method_name(ctx.req.method_string().data(),
+                                     ctx.req.method_string().size());
+  metrics_->http_request(ctx.out.route, metrics::method_from(method_name), status, took);
+  const auto r = ctx.out.route;
+  if (r == metrics::route::verify) {
+    metrics_->verification(ctx.out.reason, took);
+    return;
+  }
+  if (r != metrics::route::login && r != metrics::route::callback) return;
+  const metrics::organisation_handle org =
+      ctx.org ? metrics_->organisation(ctx.org->name) : nullptr;
+  if (ctx.out.reason != auth_error::ok)
+    metrics_->login_failed(ctx.out.reason, org.get());
+  else if (r == metrics::route::login)
+    metrics_->login_started(org.get());
+  else
+    metrics_->login_completed(took, org.get());
 }
 
 boost::asio::awaitable<void> app::route(request_context& ctx) {
   const auto method = ctx.req.method();
   const bool get = method == http::verb::get || method == http::verb::head;
   if (ctx.path == "/healthz") {
-    ctx.out.route = "healthz";
+    ctx.out.route = metrics::route::healthz;
     ctx.respond(200, "text/plain; charset=utf-8", "ok\n");
     co_return;
   }
   if (ctx.path == "/readyz") {
-    ctx.out.route = "readyz";
+    ctx.out.route = metrics::route::readyz;
     if (ready_.load())
       ctx.respond(200, "text/plain; charset=utf-8", "ready\n");
     else
       ctx.respond(503, "text/plain; charset=utf-8", "starting\n");
     co_return;
   }
+  if (ctx.path == "/metrics" && get && ctx.snap->config->metrics.main_listener) {
+    ctx.out.route = metrics::route::metrics;
+    ctx.out.response = metrics_response(ctx.req.version(), ctx.req.keep_alive());
+    co_return;
+  }
   if (ctx.path == "/.well-known/jwks.json") {
-    ctx.out.route = "jwks";
+    ctx.out.route = metrics::route::jwks;
     ctx.respond(200, "application/jwk-set+json", ctx.snap->secrets.sessions->jwks_json());
     ctx.out.response.set(http::field::cache_control, "public, max-age=300");
     co_return;
@@ -249,7 +317,7 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
     // Forward-auth: the organisation comes from the credential, not from Host. Any method and
     // any sub-path: Envoy's ext_authz HTTP service sends the client's method and appends the
     // client's path to its path_prefix.
-    ctx.out.route = "verify";
+    ctx.out.route = metrics::route::verify;
     ctx.json = true;
     auto op = verify(ctx);
     co_await std::move(op);
@@ -264,7 +332,7 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
   h.tls = ctx.conn.tls;
   auto where = resolve_organisation(*ctx.snap->config, h);
   if (!where) {
-    ctx.out.route = "unknown_organisation";
+    ctx.out.route = metrics::route::unknown_organisation;
     ctx.fail(where.error());
     co_return;
   }
@@ -274,35 +342,35 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
 
   auto jar = request_cookies(ctx.req);
   if (!jar) {
-    ctx.out.route = "bad_cookies";
+    ctx.out.route = metrics::route::bad_cookies;
     ctx.fail(jar.error());
     co_return;
   }
   ctx.cookies = std::move(*jar);
 
   if (ctx.path == kLoginPath && get) {
-    ctx.out.route = "login";
+    ctx.out.route = metrics::route::login;
     auto op = login(ctx);
     co_await std::move(op);
   } else if (ctx.path == kCallbackPath && get) {
-    ctx.out.route = "callback";
+    ctx.out.route = metrics::route::callback;
     auto op = callback(ctx);
     co_await std::move(op);
   } else if (ctx.path == kSessionPath && get) {
-    ctx.out.route = "session";
+    ctx.out.route = metrics::route::session;
     ctx.json = true;
     auto op = session(ctx);
     co_await std::move(op);
   } else if (ctx.path == kLogoutPath && (get || method == http::verb::post)) {
-    ctx.out.route = "logout";
+    ctx.out.route = metrics::route::logout;
     auto op = logout(ctx);
     co_await std::move(op);
   } else if (ctx.path == "/" && get && deps_.demo_page) {
-    ctx.out.route = "demo";
+    ctx.out.route = metrics::route::demo;
     auto op = demo(ctx);
     co_await std::move(op);
   } else {
-    ctx.out.route = "not_found";
+    ctx.out.route = metrics::route::not_found;
     ctx.fail(auth_error::request_invalid, nullptr, {}, 404);
   }
 }
@@ -334,8 +402,10 @@ boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> app::d
   net::client_request req;
   req.url = org->discovery_url;
   req.headers.emplace_back("Accept", "application/json");
+  const auto started = std::chrono::steady_clock::now();
   auto op = deps_.client->send(std::move(req));
   auto res = co_await std::move(op);
+  auto outcome = idp_outcome_of(res);
   auth_error failure = auth_error::ok;
   if (!res)
     failure = res.error() == net::client_errc::timeout ? auth_error::idp_timeout
@@ -343,11 +413,16 @@ boost::asio::awaitable<result<std::shared_ptr<const discovery_document>>> app::d
   else if (res->status != 200)
     failure = auth_error::discovery_failed;
   if (failure != auth_error::ok) {
+    metrics_->idp_request(metrics::idp_endpoint::discovery, url_host(org->discovery_url), outcome,
+                          std::chrono::steady_clock::now() - started);
     if (cached) co_return cached;
     co_return failure;
   }
   auto doc = parse_discovery(res->body, org->expected_issuer,
                              snap->config->upstream.allow_plain_http_loopback);
+  if (!doc) outcome = metrics::idp_outcome::bad_response;
+  metrics_->idp_request(metrics::idp_endpoint::discovery, url_host(org->discovery_url), outcome,
+                        std::chrono::steady_clock::now() - started);
   if (!doc) {
     if (cached) co_return cached;
     co_return doc.error();
@@ -381,8 +456,10 @@ boost::asio::awaitable<void> app::login(request_context& ctx) {
   else
     return_to = cfg.server.public_origin.empty() ? "/" : cfg.server.public_origin + "/";
 
+  const auto disc_started = std::chrono::steady_clock::now();
   auto disc_op = discovery_for(ctx.snap, org.name);
   auto disc = co_await std::move(disc_op);
+  ctx.out.upstream += std::chrono::steady_clock::now() - disc_started;
   if (!disc) {
     ctx.fail(disc.error());
     co_return;
@@ -492,7 +569,7 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
   }
   if (!state_param && !code) {
     // The post-logout landing: Entra returns to a registered redirect URI without parameters.
-    ctx.out.route = "signed_out";
+    ctx.out.route = metrics::route::signed_out;
     ctx.respond(200, "text/html; charset=utf-8",
                 "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 "<title>Signed out</title></head><body><h1>You are signed out</h1>"
@@ -542,8 +619,10 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
     co_return;
   }
 
+  const auto disc_started = std::chrono::steady_clock::now();
   auto disc_op = discovery_for(ctx.snap, org.name);
   auto disc = co_await std::move(disc_op);
+  ctx.out.upstream += std::chrono::steady_clock::now() - disc_started;
   if (!disc) {
     ctx.fail(disc.error());
     clear_state();
@@ -585,15 +664,23 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
                         "&client_assertion=" + url_encode(*assertion);
     }
   }
+  const std::string token_host(url_host(disc.value()->token_endpoint));
+  const auto token_started = std::chrono::steady_clock::now();
   auto send_op = deps_.client->send(std::move(token_req));
   auto res = co_await std::move(send_op);
+  const auto token_took = std::chrono::steady_clock::now() - token_started;
+  ctx.out.upstream += token_took;
+  auto token_outcome = idp_outcome_of(res);
   if (!res) {
+    metrics_->idp_request(metrics::idp_endpoint::token, token_host, token_outcome, token_took);
     ctx.fail(classify_client_error(res.error()));
     clear_state();
     co_return;
   }
   auto body =
       parse_json_object(res->body, json_limits{cfg.limits.max_upstream_response_bytes, 16, 0});
+  if (res->status == 200 && !body) token_outcome = metrics::idp_outcome::bad_response;
+  metrics_->idp_request(metrics::idp_endpoint::token, token_host, token_outcome, token_took);
   if (res->status != 200) {
     const aadsts_info* a = nullptr;
     std::string idp_error;
@@ -610,10 +697,12 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
       }
       if (const auto* e = find_string(*body, "error")) idp_error = sanitize_idp_error(*e);
     }
+    metrics_->token_exchange(token_took, a ? a->key : aadsts_lookup(0).key);
     ctx.fail(auth_error::token_endpoint_error, a, std::move(idp_error));
     clear_state();
     co_return;
   }
+  metrics_->token_exchange(token_took);
   const json::string* id_token = body ? find_string(*body, "id_token") : nullptr;
   if (!id_token) {
     ctx.fail(auth_error::idp_bad_response);
@@ -679,6 +768,7 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
     });
     acct = co_await std::move(resolve_op);
   }
+  metrics_->account_lookup(acct ? auth_error::ok : acct.error());
   if (!acct) {
     ctx.fail(acct.error());
     clear_state();

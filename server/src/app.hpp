@@ -25,6 +25,7 @@
 #include "jwks_service.hpp"
 #include "oidc/config.hpp"
 #include "oidc/key_cache.hpp"
+#include "oidc/metrics/server_metrics.hpp"
 #include "oidc/net/http_client.hpp"
 #include "oidc/net/http_server.hpp"
 #include "oidc/random.hpp"
@@ -56,20 +57,31 @@ struct app_dependencies {
 // A response and what the access log records about it (never codes, tokens or cookies).
 struct handled_request {
   net::response response;
-  std::string_view route;  // a fixed route name, e.g. "callback"
+  metrics::route route = metrics::route::not_found;  // the handler that answered
   std::string organisation;
   auth_error reason = auth_error::ok;
   std::string request_id;
+  // Time spent awaiting the IdP (discovery and token endpoint) while answering: the access log
+  // separates our latency from the IdP's.
+  std::chrono::nanoseconds upstream{0};
 };
 
 class app {
  public:
   explicit app(app_dependencies deps);
 
-  // The handler: never throws for bad input; answers every request.
+  // The handler: never throws for bad input; answers every request, and counts it (requests,
+  // in-flight, logins, verifications) in metrics().
   boost::asio::awaitable<handled_request> handle(net::request req, net::connection_info conn);
 
+  // The metric families, bound at construction from the configuration's `metrics` section, with
+  // the key cache, the verified-token cache and the upstream pool attached.
+  metrics::server_metrics& metrics() noexcept { return *metrics_; }
+  // GET /metrics (main listener when metrics.main_listener, and the admin listener).
+  net::response metrics_response(unsigned http_version, bool keep_alive) const;
+
   void set_ready(bool ready) noexcept { ready_.store(ready); }
+  bool ready() const noexcept { return ready_.load(); }
 
   // The snapshot new requests start with.
   std::shared_ptr<const app_snapshot> snapshot() const;
@@ -111,6 +123,7 @@ class app {
       std::shared_ptr<const app_snapshot> snap, std::string token);
 
   std::chrono::sys_seconds now() const;
+  void count(const request_context& ctx, std::chrono::nanoseconds took) noexcept;
 
   app_dependencies deps_;  // config and secrets moved into snapshot_
   mutable std::mutex snapshot_mutex_;
@@ -127,6 +140,9 @@ class app {
   std::unordered_map<std::string, cached_discovery> discovery_;  // by discovery URL
   std::unordered_map<std::string, std::chrono::sys_seconds> discovery_failed_at_;
   std::atomic<std::uint64_t> request_counter_{0};
+  // Last: its collectors read the caches above when scraped. Shared with jwks_service, whose
+  // detached fetches may end after the app.
+  std::shared_ptr<metrics::server_metrics> metrics_;
 };
 
 // Start and stop of the periodic housekeeping: run_housekeeping is spawned on `strand`, and

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include "net_metrics.hpp"
 #include "oidc/jws.hpp"
 
 namespace oidc::server {
@@ -45,8 +46,10 @@ asio::awaitable<auth_error> jwks_service::download(std::string jwks_uri) {
   net::client_request req;
   req.url = jwks_uri;
   req.headers.emplace_back("Accept", "application/json");
+  const auto started = std::chrono::steady_clock::now();
   auto op = client_->send(std::move(req));
   auto res = co_await std::move(op);
+  auto outcome = idp_outcome_of(res);
   auth_error reason = auth_error::ok;
   if (!res) {
     reason = res.error() == net::client_errc::timeout ? auth_error::idp_timeout
@@ -55,15 +58,25 @@ asio::awaitable<auth_error> jwks_service::download(std::string jwks_uri) {
     reason = auth_error::jwks_unavailable;
   } else if (auto parsed = parse_jwks(res->body); !parsed) {
     reason = parsed.error();
+    outcome = metrics::idp_outcome::bad_response;
   } else {
+    record(jwks_uri, outcome, started);
     const auto cache_control = res->headers[boost::beast::http::field::cache_control];
     cache_->publish(
         jwks_uri, parsed->keys, now(),
         parse_cache_control_max_age(std::string_view(cache_control.data(), cache_control.size())));
     co_return auth_error::ok;
   }
+  record(jwks_uri, outcome, started);
   cache_->record_refresh_failure(jwks_uri, reason, now());
   co_return reason;
+}
+
+void jwks_service::record(std::string_view jwks_uri, metrics::idp_outcome outcome,
+                          std::chrono::steady_clock::time_point started) const noexcept {
+  if (options_.metrics)
+    options_.metrics->idp_request(metrics::idp_endpoint::jwks, url_host(jwks_uri), outcome,
+                                  std::chrono::steady_clock::now() - started);
 }
 
 asio::awaitable<void> jwks_service::run_flight(std::shared_ptr<jwks_service> self,

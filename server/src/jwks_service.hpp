@@ -21,6 +21,7 @@
 #include "oidc/claims.hpp"
 #include "oidc/jws.hpp"
 #include "oidc/key_cache.hpp"
+#include "oidc/metrics/server_metrics.hpp"
 #include "oidc/net/http_client.hpp"
 
 namespace oidc::server {
@@ -35,6 +36,8 @@ struct jwks_service_options {
   // How long a request waits for a fetch started by another one before giving up with
   // idp_timeout; a little above the upstream total timeout.
   std::chrono::milliseconds wait_limit{std::chrono::seconds(20)};
+  // Each JWKS download is counted here (oidc_idp_requests_total{endpoint="jwks"}); may be null.
+  std::shared_ptr<metrics::server_metrics> metrics;
 };
 
 // Runs body(0) … body(count - 1) on at most `workers` coroutines at a time on the caller's
@@ -79,6 +82,8 @@ class jwks_service : public std::enable_shared_from_this<jwks_service> {
                                                  std::string jwks_uri, std::shared_ptr<flight> f);
   boost::asio::awaitable<auth_error> download(std::string jwks_uri);
   sys_seconds now() const;
+  void record(std::string_view jwks_uri, metrics::idp_outcome outcome,
+              std::chrono::steady_clock::time_point started) const noexcept;
 
   std::shared_ptr<key_cache> cache_;
   std::shared_ptr<net::http_client> client_;

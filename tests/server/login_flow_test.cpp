@@ -292,7 +292,7 @@ TEST_F(LoginFlowTest, CrossSiteLogoutIsRefused) {
 TEST_F(LoginFlowTest, PostLogoutLandingShowsSignedOutPage) {
   auto h = call("/api/single-sign-on");
   EXPECT_EQ(h.response.result_int(), 200u);
-  EXPECT_EQ(h.route, "signed_out");
+  EXPECT_EQ(h.route, metrics::route::signed_out);
 }
 
 TEST_F(LoginFlowTest, SlowIdpIsAGatewayTimeoutNotAHang) {

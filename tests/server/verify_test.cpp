@@ -125,7 +125,7 @@ TEST_F(VerifyTest, AccessTokenOfTheOrganisationIsAcceptedWithIdentityHeaders) {
   const auto token = mint(1).front();
   auto h = verify(token);
   ASSERT_EQ(h.response.result_int(), 200u) << h.response.body();
-  EXPECT_EQ(h.route, "verify");
+  EXPECT_EQ(h.route, metrics::route::verify);
   EXPECT_EQ(h.response["X-Auth-Subject"], kAdaOid);
   EXPECT_EQ(h.response["X-Auth-Org"], "acme");
   EXPECT_EQ(h.response["X-Auth-Tenant"], kTenant);
@@ -146,7 +146,7 @@ TEST_F(VerifyTest, AnyMethodAndSubPathIsVerifiedForEnvoy) {
   req.set(http::field::authorization, "Bearer " + token);
   auto h = send(std::move(req));
   EXPECT_EQ(h.response.result_int(), 200u) << h.response.body();
-  EXPECT_EQ(h.route, "verify");
+  EXPECT_EQ(h.route, metrics::route::verify);
 }
 
 TEST_F(VerifyTest, SessionCookieAndSessionBearerAreAcceptedUntilLogout) {

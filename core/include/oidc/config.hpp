@@ -212,7 +212,12 @@ struct verify_config {
 };
 
 struct metrics_config {
-  std::optional<listener_config> admin_listen;  // absent: no metrics endpoint; never TLS
+  std::optional<listener_config> admin_listen;  // absent: no admin listener; never TLS
+  bool main_listener = true;  // GET /metrics on the main listeners too (reloadable)
+  // Per-organisation login series (restart-only): off by default; the first `organisation_cap`
+  // organisations of the file get them, so thousands of tenants cannot explode cardinality.
+  bool organisation_labels = false;
+  std::size_t organisation_cap = 50;
   bool operator==(const metrics_config&) const = default;
 };
 

@@ -67,6 +67,7 @@ enum class route : std::uint8_t {
   not_found,
   unknown_organisation,
   bad_cookies,
+  signed_out,  // the callback URL without parameters: Entra's post-logout landing
   count_
 };
 std::string_view label(route r) noexcept;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // A real Prometheus (Debian's, started on loopback with a temporary config and data dir and a
-// 1 s scrape interval) scrapes server_metrics served by a minimal loopback HTTP responder: exact
-// counter values by instant queries on raw _total/_count series, then every PromQL expression of
+// 1 s scrape interval) scrapes the running oidc-callback-server after scripted logins and
+// verifications against the mock IdP: exact counter values by instant queries on raw
+// _total/_count series, then, under live login and verify traffic, every PromQL expression of
 // the dashboard returns series, and every alert rule loads, evaluates healthy and its expression
 // runs without error through the HTTP query API. Bounded in time; skipped without the binary
 // (fails under CI=true).
@@ -33,25 +34,19 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include "metrics/full_scrape.hpp"
+#include "metrics_scrape.hpp"
+#include "support/testdata.hpp"
 
 extern char** environ;
 
-namespace oidc::metrics {
+namespace oidc::test {
 namespace {
+
+using namespace oidc::test::process;
+using namespace oidc::test::metrics_scrape;
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
-
-std::string find_in_path(const char* name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return {};
-}
 
 struct fd_guard {
   int fd = -1;
@@ -78,63 +73,6 @@ int listen_loopback(std::uint16_t& port) {
   port = ntohs(a.sin_port);
   return fd;
 }
-
-// Answers every request on 127.0.0.1:<port> with the current render_metrics(); one request per
-// connection, bounded reads.
-class metrics_responder {
- public:
-  explicit metrics_responder(std::function<std::string()> body) : body_(std::move(body)) {
-    fd_ = listen_loopback(port_);
-    if (fd_ >= 0) thread_ = std::thread([this] { run(); });
-  }
-  ~metrics_responder() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  std::uint16_t port() const { return port_; }
-  int scrapes() const { return scrapes_.load(); }
-
- private:
-  void run() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      const fd_guard c(::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC));
-      if (c.fd < 0) continue;
-      timeval tv{2, 0};
-      ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      std::string request;
-      char buf[4096];
-      while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
-        const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        request.append(buf, static_cast<std::size_t>(n));
-      }
-      const std::string body = body_();
-      const std::string response =
-          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-          "Content-Length: " +
-          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-      std::size_t sent = 0;
-      while (sent < response.size()) {
-        const ssize_t n =
-            ::send(c.fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        sent += static_cast<std::size_t>(n);
-      }
-      ++scrapes_;
-    }
-  }
-
-  std::function<std::string()> body_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> scrapes_{0};
-  std::thread thread_;
-};
 
 std::string url_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
@@ -291,29 +229,13 @@ std::string substitute_grafana(std::string expr) {
 
 TEST(PrometheusServer, ScrapesQueriesDashboardAndEvaluatesAlertRules) {
   const std::string binary =
-      std::getenv("OIDC_PROMETHEUS") ? std::getenv("OIDC_PROMETHEUS") : find_in_path("prometheus");
+      std::getenv("OIDC_PROMETHEUS") ? std::getenv("OIDC_PROMETHEUS") : find_program("prometheus");
   if (binary.empty()) {
     if (test::running_in_ci()) FAIL() << "prometheus missing under CI=true";
     GTEST_SKIP() << "prometheus not found (Debian package prometheus; scripts/install-deps.sh "
                     "--with-prometheus): skipped";
   }
-  test::full_metrics full;
-  server_metrics& m = *full.m;
-  // Scripted traffic with known totals (full_metrics already counted one state_expired failure).
-  for (int i = 0; i < 5; ++i)
-    m.login_started();
-  m.login_completed(120ms);
-  m.login_completed(300ms);
-  m.login_failed(auth_error::state_mismatch);
-  m.login_failed(auth_error::state_mismatch);
-  m.login_failed(auth_error::token_endpoint_error);
-  m.token_exchange(50ms, "consent_required");
-  for (int i = 0; i < 7; ++i)
-    m.verification(auth_error::ok, 30us);
-  m.verification(auth_error::token_expired, 30us);
-
-  const metrics_responder responder([&] { return m.render_metrics(); });
-  ASSERT_TRUE(responder.ok());
+  mock_tenant_server idp;
   char tmpl[] = "/tmp/oidc-prometheus-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::filesystem::path dir(tmpl);
@@ -324,9 +246,24 @@ TEST(PrometheusServer, ScrapesQueriesDashboardAndEvaluatesAlertRules) {
       std::filesystem::remove_all(d, ec);
     }
   } const remove_dir{dir};
+  write_dev_secrets(dir);
+  server_process server;
+  ASSERT_TRUE(
+      server.start(write_dev_config(dir, R"("shutdown_drain": "1s")", idp.base(), idp.ca_file(),
+                                    // Key sets refreshed every second, so the fault window
+                                    // below shows refresh errors.
+                                    R"("metrics": {"organisation_labels": true},)"
+                                    R"("jwks": {"min_refresh_interval": "1s",
+                                                "max_age_min": "1s", "max_age_max": "1s",
+                                                "default_max_age": "1s"},)")));
+  const auto port = server.wait_for_port(10s);
+  ASSERT_NE(port, 0) << server.output();
+  // Known totals before Prometheus starts (metrics_scrape.hpp lists them).
+  const auto traffic = scripted_traffic(port, idp);
+  ASSERT_TRUE(traffic.ok) << traffic.problem << "\n" << server.output();
   std::optional<prometheus_process> prom;
   prom.emplace(
-      binary, dir, responder.port(),
+      binary, dir, port,
       std::filesystem::path(OIDC_SOURCE_DIR) / "metrics/alerts/oidc-callback-server.rules.yml");
   ASSERT_TRUE(prom->started());
 
@@ -341,52 +278,52 @@ TEST(PrometheusServer, ScrapesQueriesDashboardAndEvaluatesAlertRules) {
   EXPECT_EQ(prom->scalar("up{job=\"oidc-callback-server\"}"), 1.0);
 
   // Exact values: instant queries on raw counters only (rate/increase extrapolate).
-  EXPECT_EQ(prom->scalar("oidc_logins_started_total"), 5.0);
+  EXPECT_EQ(prom->scalar("oidc_logins_started_total"), 4.0);
   EXPECT_EQ(prom->scalar("oidc_logins_completed_total"), 2.0);
-  EXPECT_EQ(prom->scalar("oidc_logins_failed_total{reason=\"state_mismatch\"}"), 2.0);
+  EXPECT_EQ(prom->scalar("oidc_logins_failed_total{reason=\"state_mismatch\"}"), 1.0);
+  EXPECT_EQ(prom->scalar("oidc_logins_failed_total{reason=\"state_replayed\"}"), 1.0);
   EXPECT_EQ(prom->scalar("oidc_logins_failed_total{reason=\"token_endpoint_error\"}"), 1.0);
-  EXPECT_EQ(prom->scalar("oidc_logins_failed_total{reason=\"state_expired\"}"), 1.0);
   EXPECT_EQ(prom->scalar("oidc_logins_failed_total{reason=\"nonce_mismatch\"}"), 0.0);
-  EXPECT_EQ(prom->scalar("sum(oidc_logins_failed_total)"), 4.0);
+  EXPECT_EQ(prom->scalar("sum(oidc_logins_failed_total)"), 5.0);
   EXPECT_EQ(prom->scalar("oidc_login_callback_duration_seconds_count"), 2.0);
-  EXPECT_EQ(prom->scalar("oidc_login_callback_duration_seconds_bucket{le=\"0.25\"}"), 1.0);
-  EXPECT_EQ(prom->scalar("oidc_token_endpoint_errors_total{aadsts=\"consent_required\"}"), 1.0);
-  EXPECT_EQ(prom->scalar("oidc_verify_duration_seconds_count"), 8.0);
-  EXPECT_EQ(prom->scalar("oidc_verifications_total{result=\"valid\"}"), 7.0);
+  EXPECT_EQ(prom->scalar("oidc_token_exchange_duration_seconds_count"), 3.0);
+  EXPECT_EQ(prom->scalar("sum(oidc_token_endpoint_errors_total)"), 1.0);
+  EXPECT_EQ(prom->scalar("oidc_verify_duration_seconds_count"), 5.0);
+  EXPECT_EQ(prom->scalar("sum(oidc_verifications_total{result=\"valid\"})"), 3.0);
+  EXPECT_EQ(
+      prom->scalar("oidc_organisation_logins_total{organisation=\"demo\",outcome=\"completed\"}"),
+      2.0);
 
   // Live traffic so rates are non-zero, for a few more scrapes.
+  // Live traffic so rates are non-zero, for a few more scrapes: logins, failing callbacks (one
+  // refused by the token endpoint), verifications that pass and fail, an unparsable request;
+  // and one short window where the mock IdP fails every request, so key refreshes and IdP
+  // requests show errors. Steps failing in that window are expected.
   std::atomic<bool> stop{false};
-  std::thread traffic([&] {
-    const auto org = m.organisation("contoso");
-    const auto now =
-        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-    const std::string uri = "https://login.microsoftonline.com/t/discovery/v2.0/keys";
+  std::thread live([&] {
+    std::string ignored;
     while (!stop) {
-      m.login_started(org.get());
-      m.login_completed(200ms, org.get());
-      m.login_failed(auth_error::state_mismatch, org.get());
-      m.token_exchange(80ms, "code_reused");
-      m.account_lookup(auth_error::ok);
-      m.verification(auth_error::ok, 30us);
-      m.verification(auth_error::signature_invalid, 40us);
-      m.http_request(route::callback, method::get, 302, 150ms);
-      m.http_request(route::verify, method::get, 200, 40us);
-      m.connection(connection_event::opened);
-      m.connection(connection_event::header_timeout);
-      m.idp_request(idp_endpoint::token, "login.microsoftonline.com", idp_outcome::ok, 80ms);
-      m.idp_request(idp_endpoint::jwks, "login.microsoftonline.com", idp_outcome::timeout, 3s);
-      full.keys.record_refresh_failure(uri, auth_error::idp_timeout, now);
-      const auto d = full.tokens.digest_of("token");
-      (void)full.tokens.find(d, now);
-      {
-        const auto g = full.keys.pin();
-        (void)full.keys.lookup(g, uri, "kid", jws_alg::RS256, now);
+      if (auto s = start_login(port, idp, ignored)) {
+        const auto r = callback(port, s->callback_target, s->state_cookie);
+        const auto session = set_cookie_pair(r.data, "oidc-session");
+        (void)round_trip(port, get_request("/api/verify", "Cookie: " + session + "\r\n"));
       }
-      std::this_thread::sleep_for(20ms);
+      if (auto s = start_login(port, idp, ignored))
+        (void)callback(port, with_code(s->callback_target, "bogus"), s->state_cookie);
+      (void)callback(port, "/api/single-sign-on?state=x&code=y", {});
+      (void)round_trip(port, get_request("/api/verify", "Authorization: Bearer abc\r\n"));
+      (void)round_trip(port, "GARBAGE\r\n\r\n");
+      std::this_thread::sleep_for(50ms);
     }
   });
-  const int before = responder.scrapes();
-  const bool scraped = wait_until([&] { return responder.scrapes() >= before + 4; }, 20s);
+  ASSERT_EQ(idp.post_json(idp.base() + "/admin/faults", R"({"error_rate": 1})"), 200u);
+  std::this_thread::sleep_for(2500ms);  // at least one refresher pass fails
+  ASSERT_EQ(idp.post_json(idp.base() + "/admin/faults", R"({"error_rate": 0})"), 200u);
+  auto scrapes = [&prom] {
+    return prom->scalar("count_over_time(up{job=\"oidc-callback-server\"}[5m])").value_or(0);
+  };
+  const double before = scrapes();
+  const bool scraped = wait_until([&] { return scrapes() >= before + 4; }, 20s);
   std::this_thread::sleep_for(1500ms);  // the last scrape is queryable
   EXPECT_TRUE(scraped);
 
@@ -428,9 +365,9 @@ TEST(PrometheusServer, ScrapesQueriesDashboardAndEvaluatesAlertRules) {
   EXPECT_EQ(n, 8u);
 
   stop = true;
-  traffic.join();
+  live.join();
   prom.reset();
 }
 
 }  // namespace
-}  // namespace oidc::metrics
+}  // namespace oidc::test
