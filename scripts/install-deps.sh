@@ -15,6 +15,8 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --with-prometheus) packages+=(prometheus) ;;
+    # Node.js for the k6 script checks; an existing node (e.g. NodeSource's) is kept.
+    --with-node) command -v node >/dev/null || packages+=(nodejs) ;;
     --with-loadtest) packages+=(wrk nghttp2-client nginx-light apache2 libapache2-mod-auth-openidc) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac

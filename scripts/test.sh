@@ -34,7 +34,8 @@ run_ctest() {
 }
 
 stage "dependencies"
-scripts/install-deps.sh --with-prometheus  # promtool for the metrics tests
+# promtool and prometheus for the metrics tests, node for the k6 script checks
+scripts/install-deps.sh --with-prometheus --with-node
 
 stage "formatting (.clang-format)"
 git ls-files -z '*.cpp' '*.hpp' | xargs -0 -r clang-format --dry-run --Werror

@@ -446,6 +446,11 @@ void server_metrics::collect_own(std::vector<prometheus::MetricFamily>& out) con
                     "Idle keep-alive connections to the identity provider.", MetricType::Gauge);
     add_sample(idle, {}, static_cast<double>(p.idle_connections));
     out.push_back(std::move(idle));
+    auto in_use = make_family("oidc_idp_pool_connections_in_use",
+                              "Connections to the identity provider carrying a request now.",
+                              MetricType::Gauge);
+    add_sample(in_use, {}, static_cast<double>(p.in_use_connections));
+    out.push_back(std::move(in_use));
     auto opened = make_family("oidc_idp_pool_connections_opened_total",
                               "Connections opened to the identity provider.", MetricType::Counter);
     add_sample(opened, {}, static_cast<double>(p.connections_opened));

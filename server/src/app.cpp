@@ -210,7 +210,11 @@ app::app(app_dependencies deps) : deps_(std::move(deps)) {
   metrics_->attach_key_cache(*deps_.keys);
   metrics_->attach_verified_token_cache(*verified_tokens_);
   metrics_->set_idp_pool_source([client = deps_.client] {
-    return metrics::idp_pool_stats{client->idle_connections(), client->connections_opened()};
+    metrics::idp_pool_stats s;
+    s.idle_connections = client->idle_connections();
+    s.in_use_connections = client->connections_in_use();
+    s.connections_opened = client->connections_opened();
+    return s;
   });
   set_organisation_series(*metrics_, cfg);
 }

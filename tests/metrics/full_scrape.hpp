@@ -31,7 +31,7 @@ struct full_metrics {
     m->attach_key_cache(keys);
     m->attach_verified_token_cache(tokens);
     m->add_open_connections_source([] { return std::size_t{1}; });
-    m->set_idp_pool_source([] { return metrics::idp_pool_stats{1, 2}; });
+    m->set_idp_pool_source([] { return metrics::idp_pool_stats{1, 1, 2}; });
     const std::vector<std::string> orgs{"contoso"};
     m->set_organisations(orgs);
     m->login_failed(auth_error::state_expired, m->organisation("contoso").get());

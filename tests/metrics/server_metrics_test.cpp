@@ -236,7 +236,7 @@ TEST(ServerMetrics, IdpHostsBeyondTheCapAreOther) {
   m.idp_request(idp_endpoint::discovery, "idp-c.example", idp_outcome::tls_error, 5ms);
   m.idp_request(idp_endpoint::discovery, "idp-d.example", idp_outcome::tls_error, 5ms);
   m.idp_request(idp_endpoint::discovery, "", idp_outcome::connect_error, 5ms);
-  m.set_idp_pool_source([] { return idp_pool_stats{3, 11}; });
+  m.set_idp_pool_source([] { return idp_pool_stats{3, 2, 11}; });
   const auto s = scrape(m);
   const auto req = [&](const char* host, const char* e, const char* out) {
     return value_of(s, "oidc_idp_requests_total",
@@ -258,6 +258,7 @@ TEST(ServerMetrics, IdpHostsBeyondTheCapAreOther) {
       value_of(s, "oidc_idp_request_duration_seconds_bucket", {{"endpoint", "token"}, {"le", "5"}}),
       1);
   EXPECT_EQ(value_of(s, "oidc_idp_pool_idle_connections"), 3);
+  EXPECT_EQ(value_of(s, "oidc_idp_pool_connections_in_use"), 2);
   EXPECT_EQ(value_of(s, "oidc_idp_pool_connections_opened_total"), 11);
 }
 

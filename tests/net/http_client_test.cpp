@@ -298,6 +298,7 @@ TEST(HttpClient, ReusesPooledConnection) {
   }
   EXPECT_EQ(client.connections_opened(), 1u);
   EXPECT_EQ(client.idle_connections(), 1u);
+  EXPECT_EQ(client.connections_in_use(), 0u);
   EXPECT_EQ(srv.observer.opened.load(), 1);
   EXPECT_EQ(srv.seen.load(), 3);
   stop(io, srv.server);

@@ -136,6 +136,10 @@ TEST_F(MetricsProcessTest, ScriptedLoginsAndVerificationsGiveExactCounts) {
       value_of(text, R"(oidc_http_requests_total{route="verify",method="GET",status_class="4xx"})"),
       2.0);
 
+  // The IdP pool: every connection back in the pool once the traffic is over.
+  EXPECT_EQ(value_of(text, "oidc_idp_pool_connections_in_use"), 0.0);
+  EXPECT_GE(value_of(text, "oidc_idp_pool_idle_connections").value_or(0), 1.0);
+
   // Key cache and process families are there too.
   EXPECT_EQ(value_of(text, "oidc_jwks_key_sets"), 1.0);
   EXPECT_GT(value_of(text, "process_resident_memory_bytes").value_or(0), 1e6);

@@ -465,6 +465,14 @@ std::size_t http_client::idle_connections() const noexcept {
   return n;
 }
 
+std::size_t http_client::connections_in_use() const noexcept {
+  std::lock_guard lock(impl_->mutex);
+  std::size_t n = 0;
+  for (const auto& [origin, pool] : impl_->pools)
+    n += pool.open - pool.idle.size();
+  return n;
+}
+
 std::size_t http_client::connections_opened() const noexcept {
   return impl_->opened.load();
 }

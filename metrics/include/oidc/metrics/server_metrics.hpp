@@ -179,10 +179,11 @@ struct server_metrics_options {
   std::function<std::chrono::system_clock::time_point()> clock;
 };
 
-// Pool figures of the upstream HTTP client (net::http_client::idle_connections() and
-// connections_opened()).
+// Pool figures of the upstream HTTP client (net::http_client::idle_connections(),
+// connections_in_use() and connections_opened()).
 struct idp_pool_stats {
   std::size_t idle_connections = 0;
+  std::size_t in_use_connections = 0;
   std::size_t connections_opened = 0;  // total ever opened (a counter)
 };
 

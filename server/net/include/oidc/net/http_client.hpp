@@ -93,6 +93,7 @@ class http_client {
 
   // Pool introspection for tests and metrics.
   std::size_t idle_connections() const noexcept;
+  std::size_t connections_in_use() const noexcept;  // open (or being opened) and not idle
   std::size_t connections_opened() const noexcept;  // total ever opened
 
   // Closes idle connections; later sends fail with shutting_down.
