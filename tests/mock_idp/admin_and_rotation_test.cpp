@@ -142,6 +142,15 @@ TEST_F(MockIdpTest, ErrorRateOneAnswersTransientErrors) {
   EXPECT_EQ(get(tenant_path(kTenant, "/discovery/v2.0/keys")).result_int(), 200u);
 }
 
+TEST_F(MockIdpTest, HealthzAnswersEvenWhenEveryIdpRequestFails) {
+  EXPECT_EQ(get("/healthz").result_int(), 200u);
+  ASSERT_EQ(post_json("/admin/faults", R"({"error_rate": 1, "drop_rate": 1})").result_int(), 200u);
+  const auto res = get("/healthz");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), "ok\n");
+  EXPECT_EQ(get("/nothing-here").result_int(), 404u);
+}
+
 TEST_F(MockIdpTest, DropRateOneDropsEveryIdpRequest) {
   ASSERT_EQ(post_json("/admin/faults", R"({"drop_rate": 1})").result_int(), 200u);
   EXPECT_THROW(get(tenant_path(kTenant, "/discovery/v2.0/keys")), drop_connection);

@@ -302,6 +302,8 @@ net::response identity_provider::respond(const net::request& req,
 net::response identity_provider::route(const net::request& req, const net::connection_info& conn) {
   const auto [path, query] = split(req.target());
   if (path.starts_with("/admin/")) return admin(req, conn, path);
+  // Readiness for scripts (demo, load runners); never subject to faults.
+  if (path == "/healthz") return make_response(req, 200, "text/plain; charset=utf-8", "ok\n");
 
   // /{tenant}/...
   if (path.size() < 2 || path[0] != '/') {
