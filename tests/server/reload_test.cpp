@@ -93,6 +93,7 @@ std::shared_ptr<const server_config> make_config(const std::string& organisation
                 "signing_keys": [{"private_key_file": "/unused/session.pem"}]},
     "cookies": {"keys": [{"id": 1, "secret_file": "/unused/cookie.key"}]},
     "accounts": {"mode": "tenant", "sqlite_path": "/unused/accounts.db"},
+    "metrics": {"organisation_labels": true},
     "organisations": [)" + organisations +
                            "]}";
   auto cfg = parse_config(text, config_environment{});
@@ -241,6 +242,29 @@ TEST_F(SnapshotSwapTest, AddedOrganisationAnswersAfterSwap) {
   EXPECT_EQ(call("acme.example.com", "/api/single-sign-on/login").response.result_int(), 302u);
 }
 
+TEST_F(SnapshotSwapTest, OrganisationSeriesFollowTheSwap) {
+  const std::string acme_started =
+      R"(oidc_organisation_logins_total{organisation="acme",outcome="started"})";
+  const std::string beta_started =
+      R"(oidc_organisation_logins_total{organisation="beta",outcome="started"})";
+  ASSERT_EQ(call("acme.example.com", "/api/single-sign-on/login").response.result_int(), 302u);
+  auto text = app_->metrics().render_metrics();
+  EXPECT_NE(text.find(acme_started + " 1\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find(R"(organisation="beta")"), std::string::npos);
+
+  swap_to(org_json("acme", kAcmeClient, base_) + "," + org_json("beta", kBetaClient, base_));
+  ASSERT_EQ(call("beta.example.com", "/api/single-sign-on/login").response.result_int(), 302u);
+  text = app_->metrics().render_metrics();
+  EXPECT_NE(text.find(acme_started + " 1\n"), std::string::npos);
+  EXPECT_NE(text.find(beta_started + " 1\n"), std::string::npos) << text;
+
+  swap_to(org_json("beta", kBetaClient, base_));
+  text = app_->metrics().render_metrics();
+  EXPECT_EQ(text.find(R"(organisation="acme")"), std::string::npos);
+  EXPECT_NE(text.find(beta_started + " 1\n"), std::string::npos);
+  EXPECT_NE(text.find("oidc_logins_started_total 2\n"), std::string::npos);
+}
+
 TEST_F(SnapshotSwapTest, RequestInFlightFinishesOnItsSnapshot) {
   auto login = call("acme.example.com", "/api/single-sign-on/login?return_to=%2Freports");
   ASSERT_EQ(login.response.result_int(), 302u) << login.response.body();
@@ -319,10 +343,12 @@ TEST(ReloadSnapshot, ValidSnapshotIsOkAndReportsRestartOnlySettings) {
                   {"/unused/cookie.key", cookie_key}}));
   ASSERT_NE(out.snapshot, nullptr);
   EXPECT_TRUE(out.errors.empty());
-  ASSERT_EQ(out.not_applied, std::vector<std::string>{"server.listen"});
+  // The running configuration has organisation labels on (make_config), this one not.
+  ASSERT_EQ(out.not_applied,
+            (std::vector<std::string>{"server.listen", "metrics.organisation_labels"}));
   const auto line = reload_log_line(out);
-  EXPECT_EQ(line,
-            R"({"event":"reload","outcome":"ok","errors":[],"not_applied":["server.listen"]})");
+  EXPECT_EQ(line, R"({"event":"reload","outcome":"ok","errors":[],)"
+                  R"("not_applied":["server.listen","metrics.organisation_labels"]})");
   EXPECT_EQ(line.find(cookie_key), std::string::npos);
 }
 
