@@ -306,6 +306,17 @@ result<token_claims> verify_access_token(std::string_view jws, const key_set& ke
   return check_access_token_claims(verified->payload, want, now);
 }
 
+result<token_claims> verify_access_token(std::string_view jws, const json::object& payload,
+                                         const key_set& keys, const access_token_expectations& want,
+                                         sys_seconds now) {
+  jws_verify_options options;
+  options.allowed_algs = want.allowed_algs;
+  options.max_token_bytes = want.max_token_bytes;
+  auto verified = verify_jws_signature(jws, keys, options);
+  if (!verified) return verified.error();
+  return check_access_token_claims(payload, want, now);
+}
+
 std::string entra_v2_issuer(std::string_view authority, std::string_view tenant_id) {
   if (!authority.empty() && authority.back() == '/') authority.remove_suffix(1);
   std::string s;

@@ -404,24 +404,45 @@ result<verified_jws_bytes> verify_jws_bytes(std::string_view token, const key_se
   return out;
 }
 
+namespace {
+
+result<json::object> decode_payload(std::string_view b64, const json_limits& limits) {
+  const std::size_t max = base64url_decoded_max(b64.size());
+  if (max > limits.max_bytes) return auth_error::json_too_large;
+  scratch<4096> bytes(max);
+  auto len = base64url_decode(b64, bytes.span());
+  if (!len) return len.error();
+  return parse_json_object(
+      std::string_view(reinterpret_cast<const char*>(bytes.span().data()), *len), limits);
+}
+
+}  // namespace
+
 result<verified_jws> verify_jws(std::string_view token, const key_set& keys,
                                 const jws_verify_options& options) {
   verified_jws out;
   auto checked = check_jws(token, keys, options, out.header);
   if (!checked) return checked.error();
-  const std::string_view b64 = checked->parts.payload_b64;
-  const std::size_t max = base64url_decoded_max(b64.size());
-  if (max > options.payload_limits.max_bytes) return auth_error::json_too_large;
-  scratch<4096> bytes(max);
-  auto len = base64url_decode(b64, bytes.span());
-  if (!len) return len.error();
-  auto payload =
-      parse_json_object(std::string_view(reinterpret_cast<const char*>(bytes.span().data()), *len),
-                        options.payload_limits);
+  auto payload = decode_payload(checked->parts.payload_b64, options.payload_limits);
   if (!payload) return payload.error();
   out.payload = std::move(*payload);
   out.key = checked->key;
   return out;
+}
+
+result<json::object> parse_jws_payload(std::string_view token, std::size_t max_token_bytes,
+                                       const json_limits& limits) {
+  auto parts = split_compact(token, max_token_bytes);
+  if (!parts) return parts.error();
+  return decode_payload(parts->payload_b64, limits);
+}
+
+result<jose_header> verify_jws_signature(std::string_view token, const key_set& keys,
+                                         const jws_verify_options& options) {
+  jose_header header;
+  auto checked = check_jws(token, keys, options, header);
+  if (!checked) return checked.error();
+  return header;
 }
 
 result<std::vector<std::uint8_t>> compute_signature(EVP_PKEY* private_key, jws_alg alg,

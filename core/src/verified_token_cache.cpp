@@ -47,7 +47,8 @@ verified_token_cache::shard& verified_token_cache::shard_of(const digest& d) noe
 std::size_t verified_token_cache::size_of(const verified_identity& v) noexcept {
   return sizeof(entry) + sizeof(verified_identity) + sizeof(digest) * 2 + 64 + v.subject.size() +
          v.organisation.size() + v.tenant.size() + v.email.size() + v.name.size() +
-         v.scopes.size() + v.key_set_id.size() + v.kid.size() + v.session_id.size();
+         v.scopes.size() + v.key_set_id.size() + v.kid.size() + v.session_id.size() +
+         v.rendered.size();
 }
 
 void verified_token_cache::remove(shard& s,

@@ -4,7 +4,9 @@
 #include "app.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
+#include <span>
 
 #include <openssl/crypto.h>
 #include <boost/asio/as_tuple.hpp>
@@ -866,6 +868,17 @@ result<std::shared_ptr<const verified_identity>> checked(verified_identity v) {
   for (const std::string* f :
        {&v.subject, &v.organisation, &v.tenant, &v.email, &v.name, &v.scopes})
     if (!header_value_safe(*f)) return auth_error::claim_invalid;
+  // The body of every 200 for this identity, rendered once (a cache hit reuses it).
+  json::object o;
+  o["sub"] = v.subject;
+  o["org"] = v.organisation;
+  o["tid"] = v.tenant;
+  o["email"] = v.email;
+  o["name"] = v.name;
+  o["scopes"] = v.scopes;
+  o["kind"] = v.session ? "session" : "access_token";
+  o["exp"] = v.expires_at.time_since_epoch().count();
+  v.rendered = json::serialize(o);
   return std::make_shared<const verified_identity>(std::move(v));
 }
 
@@ -876,13 +889,8 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
   const server_config& cfg = *snap->config;
   // The issuer picks the verifier: read it from the unverified payload, then verify everything
   // with that issuer's keys and rules.
-  auto parts = split_compact(token, cfg.limits.max_token_bytes);
-  if (!parts) co_return parts.error();
-  auto payload_text = base64url_decode(parts->payload_b64);
-  if (!payload_text) co_return payload_text.error();
-  auto payload = parse_json_object(
-      std::string_view(reinterpret_cast<const char*>(payload_text->data()), payload_text->size()),
-      kJoseJsonLimits);
+  // Parsed once: the same object serves the claim checks after the signature (below).
+  auto payload = parse_jws_payload(token, cfg.limits.max_token_bytes);
   if (!payload) co_return payload.error();
   const json::string* iss = find_string(*payload, "iss");
   if (!iss) co_return auth_error::claim_missing;
@@ -924,8 +932,9 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
     want.allowed_algs = org.allowed_algs;
     want.max_token_bytes = cfg.limits.max_token_bytes;
     const auto t = now();
-    key_set_check check = [&token, want, t](const key_set& keys) {
-      return verify_access_token(token, keys, want, t);
+    const json::object& claims_json = *payload;
+    key_set_check check = [&token, &claims_json, want, t](const key_set& keys) {
+      return verify_access_token(token, claims_json, keys, want, t);
     };
     jwks_uri = disc.value()->jwks_uri;
     auto op = jwks_->verify(jwks_uri, *header, org.allowed_algs, std::move(check));
@@ -959,19 +968,22 @@ boost::asio::awaitable<void> app::verify(request_context& ctx) {
     ctx.fail(reason, nullptr, {}, 401);
     ctx.out.response.set(http::field::www_authenticate, www_authenticate(reason));
   };
-  std::vector<std::string_view> authorization;
+  // Two are enough to tell "one" from "several" (several is refused).
+  std::array<std::string_view, 2> authorization;
+  std::size_t authorizations = 0;
   const auto range = ctx.req.equal_range(http::field::authorization);
-  for (auto it = range.first; it != range.second; ++it)
-    authorization.emplace_back(it->value());
-  auto bearer = bearer_token(authorization);
+  for (auto it = range.first; it != range.second && authorizations < 2; ++it)
+    authorization[authorizations++] = it->value();
+  auto bearer = bearer_token(std::span(authorization.data(), authorizations));
   if (!bearer) {
     refuse(bearer.error());
     co_return;
   }
-  std::string token;
+  std::string_view token;  // into the request, which outlives this handler
+  std::string cookie_token;
   bool from_cookie = false;
   if (*bearer) {
-    token.assign(**bearer);
+    token = **bearer;
   } else {
     auto jar = request_cookies(ctx.req);
     if (!jar) {
@@ -980,7 +992,8 @@ boost::asio::awaitable<void> app::verify(request_context& ctx) {
     }
     const cookie_policy policy(ctx.snap->config->server.cookie_mode);
     if (const auto c = jar->get(policy.name(kSessionCookie))) {
-      token.assign(*c);
+      cookie_token.assign(*c);
+      token = cookie_token;
       from_cookie = true;
     }
   }
@@ -990,8 +1003,10 @@ boost::asio::awaitable<void> app::verify(request_context& ctx) {
   }
 
   const auto t = now();
-  const auto digest = verified_tokens_->digest_of(token);
-  auto identity = verified_tokens_->find(digest, t);
+  // No hashing at all when the cache is off.
+  const bool cached = verified_tokens_->enabled();
+  const auto digest = cached ? verified_tokens_->digest_of(token) : verified_token_cache::digest{};
+  auto identity = cached ? verified_tokens_->find(digest, t) : nullptr;
   if (identity && !identity->key_set_id.empty()) {
     // A key that has left the key set takes the tokens it signed with it.
     bool still_published = false;
@@ -1006,14 +1021,14 @@ boost::asio::awaitable<void> app::verify(request_context& ctx) {
     }
   }
   if (!identity) {
-    auto op = verify_bearer(ctx.snap, token);
+    auto op = verify_bearer(ctx.snap, std::string(token));
     auto r = co_await std::move(op);
     if (!r) {
       refuse(r.error());
       co_return;
     }
     identity = std::move(*r);
-    verified_tokens_->insert(digest, identity, t);
+    if (cached) verified_tokens_->insert(digest, identity, t);
   }
   if (from_cookie && !identity->session) {
     refuse(auth_error::typ_mismatch);
@@ -1028,16 +1043,7 @@ boost::asio::awaitable<void> app::verify(request_context& ctx) {
     }
   }
   ctx.out.organisation = identity->organisation;
-  json::object o;
-  o["sub"] = identity->subject;
-  o["org"] = identity->organisation;
-  o["tid"] = identity->tenant;
-  o["email"] = identity->email;
-  o["name"] = identity->name;
-  o["scopes"] = identity->scopes;
-  o["kind"] = identity->session ? "session" : "access_token";
-  o["exp"] = identity->expires_at.time_since_epoch().count();
-  ctx.respond(200, "application/json", json::serialize(o));
+  ctx.respond(200, "application/json", identity->rendered);
   auto& res = ctx.out.response;
   res.set("X-Auth-Subject", identity->subject);
   res.set("X-Auth-Org", identity->organisation);

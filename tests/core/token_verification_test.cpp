@@ -215,6 +215,44 @@ TEST(AccessTokenVerification, ReportsBadSignatureEvenWhenClaimsAreAlsoWrong) {
             auth_error::signature_invalid);
 }
 
+TEST(AccessTokenVerification, PreParsedPayloadGivesTheSameClaimsAsTheToken) {
+  const auto& key = cached_test_key(jws_alg::RS256);
+  const auto keys = key_set_of({&key});
+  const std::string token = sign(key, access_payload());
+  auto payload = parse_jws_payload(token, 16 * 1024);
+  ASSERT_TRUE(payload) << label(payload.error());
+  auto r = verify_access_token(token, *payload, *keys, access_want(), now);
+  ASSERT_TRUE(r) << label(r.error());
+  EXPECT_EQ(r->scopes, (std::vector<std::string>{"Orders.Read", "Orders.Write"}));
+  EXPECT_EQ(r->azp, "00000003-0000-0000-c000-000000000000");
+}
+
+TEST(AccessTokenVerification, PreParsedPayloadStillNeedsTheSignatureFirst) {
+  const auto& key = cached_test_key(jws_alg::RS256);
+  const auto keys = key_set_of({&key});
+  const std::string forged = flip_signature_char(sign(key, hostile_payload()));
+  auto payload = parse_jws_payload(forged, 16 * 1024);
+  ASSERT_TRUE(payload);
+  EXPECT_EQ(reason(verify_access_token(forged, *payload, *keys, access_want(), now)),
+            auth_error::signature_invalid);
+  // Claims are those of the object given: an ID token's claims are refused as such.
+  const std::string id_token = sign(key, id_payload());
+  auto id_claims = parse_jws_payload(id_token, 16 * 1024);
+  ASSERT_TRUE(id_claims);
+  EXPECT_EQ(reason(verify_access_token(id_token, *id_claims, *keys, access_want(), now)),
+            auth_error::not_an_access_token);
+}
+
+TEST(AccessTokenVerification, ParseJwsPayloadRefusesWhatVerifyJwsWould) {
+  EXPECT_EQ(reason(parse_jws_payload("a.b", 16 * 1024)), auth_error::malformed_token);
+  EXPECT_EQ(reason(parse_jws_payload(std::string(20'000, 'a'), 16 * 1024)),
+            auth_error::token_too_large);
+  // "W10" is the base64url of "[]": JSON, but not an object.
+  EXPECT_NE(reason(parse_jws_payload("eyJhbGciOiJSUzI1NiJ9.W10.c2ln", 16 * 1024)), auth_error::ok);
+  EXPECT_EQ(reason(parse_jws_payload("eyJhbGciOiJSUzI1NiJ9.!!!.c2ln", 16 * 1024)),
+            auth_error::base64_invalid);
+}
+
 TEST(AccessTokenVerification, UsesTheExpectationsAlgorithmAllowList) {
   const auto& key = cached_test_key(jws_alg::ES256);
   const auto keys = key_set_of({&key});

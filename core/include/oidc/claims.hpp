@@ -103,6 +103,13 @@ result<token_claims> verify_access_token(std::string_view jws, const key_set& ke
                                          const access_token_expectations& want,
                                          std::chrono::sys_seconds now);
 
+// The same for a caller that already holds parse_jws_payload(jws, ...) (it read `iss` to choose
+// the issuer): verify_jws_signature, then the claim rules on `payload`, which must come from this
+// very `jws`. The signature is still checked before any claim.
+result<token_claims> verify_access_token(std::string_view jws, const boost::json::object& payload,
+                                         const key_set& keys, const access_token_expectations& want,
+                                         std::chrono::sys_seconds now);
+
 // Entra v2 issuer of a tenant: "{authority}/{tid}/v2.0", e.g. authority
 // "https://login.microsoftonline.com". A trailing '/' on authority is not doubled.
 std::string entra_v2_issuer(std::string_view authority, std::string_view tenant_id);

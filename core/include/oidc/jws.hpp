@@ -83,6 +83,16 @@ struct verified_jws_bytes {
 result<verified_jws> verify_jws(std::string_view token, const key_set& keys,
                                 const jws_verify_options& options);
 
+// The payload of a compact JWS decoded and parsed as verify_jws would, verifying nothing: for a
+// caller that must read `iss` to choose the issuer's keys and rules before verifying. Pair it
+// with verify_jws_signature on the same token so the payload is parsed once.
+result<boost::json::object> parse_jws_payload(std::string_view token, std::size_t max_token_bytes,
+                                              const json_limits& limits = kJoseJsonLimits);
+
+// verify_jws's header, key and signature checks (same errors, same order) without the payload.
+result<jose_header> verify_jws_signature(std::string_view token, const key_set& keys,
+                                         const jws_verify_options& options);
+
 // The same checks, returning the payload octets without parsing them.
 result<verified_jws_bytes> verify_jws_bytes(std::string_view token, const key_set& keys,
                                             const jws_verify_options& options);

@@ -36,6 +36,9 @@ struct verified_identity {
   bool session = false;  // one of our own session tokens (revocation applies)
   std::string session_id;
   std::chrono::sys_seconds expires_at{};  // the token's exp
+  // The caller's rendering of this identity (e.g. the JSON body /api/verify answers), made once
+  // when the entry is created so a hit renders nothing; counted in the entry's bytes.
+  std::string rendered;
 };
 
 struct verified_token_cache_options {
