@@ -17,7 +17,7 @@ for arg in "$@"; do
     --with-prometheus) packages+=(prometheus) ;;
     # Node.js for the k6 script checks; an existing node (e.g. NodeSource's) is kept.
     --with-node) command -v node >/dev/null || packages+=(nodejs) ;;
-    --with-loadtest) packages+=(wrk nghttp2-client nginx-light apache2 libapache2-mod-auth-openidc) ;;
+    --with-loadtest) packages+=(wrk nghttp2-client nginx-light apache2 libapache2-mod-auth-openidc jq) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -48,7 +48,7 @@ struct counting_observer : net::server_observer {
   void on_connection_event(net::connection_event e) noexcept override {
     events[static_cast<std::size_t>(e)].fetch_add(1);
   }
-  void on_request_done(const net::request&, unsigned, std::chrono::nanoseconds) noexcept override {
+  void on_request_done(net::http::verb, unsigned, std::chrono::nanoseconds) noexcept override {
     requests.fetch_add(1);
   }
   int count(net::connection_event e) const { return events[static_cast<std::size_t>(e)].load(); }

@@ -214,6 +214,9 @@ void close_socket(beast::tcp_stream& lowest) {
   lowest.socket().close(ignored);
 }
 
+// First read of a keep-alive connection's next request; the header read grows the buffer.
+constexpr std::size_t kIdleReadBytes = 1024;
+
 // The request/response loop shared by plain and TLS connections.
 template <class Stream>
 asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_state> state,
@@ -233,7 +236,10 @@ asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_s
     if (served > 0 && buffer.size() == 0) {
       lowest.expires_never();
       state->arm(opt.idle_timeout);
-      auto space = buffer.prepare(4096);
+      // An idle keep-alive connection keeps no request buffer: with 10,000 of them the 4 KiB a
+      // buffer grew to would be 40 MiB. The next request starts in a small one.
+      buffer.shrink_to_fit();
+      auto space = buffer.prepare(kIdleReadBytes);
       auto [ec, n] = co_await stream.async_read_some(space, tuple_awaitable);
       state->disarm();
       if (ec) {
@@ -344,12 +350,11 @@ asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_s
 
     request req = parser.release();
     const bool keep_alive = req.keep_alive();
+    const http::verb method = req.method();
     std::optional<response> handled;
     bool close_silently = false;
     try {
-      // The request is copied only when an observer wants to see it afterwards.
-      request handler_request = self->observer != nullptr ? req : std::move(req);
-      auto call = self->handler(std::move(handler_request), info);
+      auto call = self->handler(std::move(req), info);
       handled.emplace(co_await std::move(call));
     } catch (const close_connection&) {
       handled.reset();
@@ -381,7 +386,7 @@ asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_s
     ++served;
     if (self->observer != nullptr) {
       self->observer->on_request_done(
-          req, res.result_int(),
+          method, res.result_int(),
           std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started));
     }
     if (wec || !keep) {

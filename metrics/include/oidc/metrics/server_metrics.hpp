@@ -10,8 +10,8 @@
 // set_organisations, attach_* and add_* may run concurrently with recording and scraping.
 //
 // Wiring (the server's side; docs/operations.md has the same table):
-//   server_observer::on_request_done(req, status, d) → http_request(route chosen by the router,
-//       method_from(req.method_string()), status, d)
+//   app::handle answered → http_request(route chosen by the router,
+//       method_from(req.method_string()), status, handler duration)
 //   server_observer::on_connection_event(net::connection_event e) → connection(the
 //       metrics::connection_event of the same name)
 //   handler entry/exit → in_flight_scope; each listener → add_open_connections_source
@@ -196,7 +196,7 @@ class server_metrics {
 
   // --- HTTP (hot path). ---
 
-  // One completed request (server_observer::on_request_done plus the route the router chose):
+  // One completed request (app::handle, with the route the router chose):
   // oidc_http_requests_total{route,method,status_class}, oidc_http_request_duration_seconds{route}.
   void http_request(route r, method m, unsigned status, std::chrono::nanoseconds d) noexcept {
     const std::size_t series =

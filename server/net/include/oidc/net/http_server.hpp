@@ -69,8 +69,9 @@ enum class connection_event : std::uint8_t {
 struct server_observer {
   virtual ~server_observer() = default;
   virtual void on_connection_event(connection_event) noexcept {}
-  // One completed request: its status and the time from first byte to response written.
-  virtual void on_request_done(const request&, unsigned /*status*/,
+  // One completed request: its method, status and the time from first byte to response written.
+  // (The method, not the request: handing over the request would cost a copy of it per request.)
+  virtual void on_request_done(http::verb /*method*/, unsigned /*status*/,
                                std::chrono::nanoseconds /*duration*/) noexcept {}
 };
 
