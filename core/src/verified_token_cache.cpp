@@ -48,7 +48,12 @@ std::size_t verified_token_cache::size_of(const verified_identity& v) noexcept {
   return sizeof(entry) + sizeof(verified_identity) + sizeof(digest) * 2 + 64 + v.subject.size() +
          v.organisation.size() + v.tenant.size() + v.email.size() + v.name.size() +
          v.scopes.size() + v.key_set_id.size() + v.kid.size() + v.session_id.size() +
-         v.rendered.size();
+         v.rendered.size() +
+         (v.claims ? sizeof(session_claims) + v.claims->sid.size() + v.claims->sub.size() +
+                         v.claims->org.size() + v.claims->tid.size() + v.claims->oid.size() +
+                         v.claims->email.size() + v.claims->name.size() +
+                         v.claims->login_hint.size() + v.claims->iss.size()
+                   : 0);
 }
 
 void verified_token_cache::remove(shard& s,

@@ -104,6 +104,38 @@ auth_error classify_client_error(const boost::system::error_code& ec) {
   return auth_error::idp_unreachable;
 }
 
+verified_identity identity_of(session_claims claims) {
+  verified_identity v;
+  v.subject = claims.sub;
+  v.organisation = claims.org;
+  v.tenant = claims.tid;
+  v.email = claims.email;
+  v.name = claims.name;
+  v.session = true;
+  v.session_id = claims.sid;
+  v.expires_at = claims.exp;
+  v.claims = std::make_shared<const session_claims>(std::move(claims));
+  return v;
+}
+
+result<std::shared_ptr<const verified_identity>> checked(verified_identity v) {
+  for (const std::string* f :
+       {&v.subject, &v.organisation, &v.tenant, &v.email, &v.name, &v.scopes})
+    if (!header_value_safe(*f)) return auth_error::claim_invalid;
+  // The body of every 200 for this identity, rendered once (a cache hit reuses it).
+  json::object o;
+  o["sub"] = v.subject;
+  o["org"] = v.organisation;
+  o["tid"] = v.tenant;
+  o["email"] = v.email;
+  o["name"] = v.name;
+  o["scopes"] = v.scopes;
+  o["kind"] = v.session ? "session" : "access_token";
+  o["exp"] = v.expires_at.time_since_epoch().count();
+  v.rendered = json::serialize(o);
+  return std::make_shared<const verified_identity>(std::move(v));
+}
+
 // Per-organisation series follow the organisations of the configuration (file order, capped by
 // the metrics library).
 void set_organisation_series(metrics::server_metrics& m, const server_config& cfg) {
@@ -796,6 +828,13 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
     clear_state();
     co_return;
   }
+  // The session's first uses (the home page, /api/session, /api/verify) find it verified and
+  // not revoked without an ES256 verification or a revocation query.
+  if (deps_.revocations) deps_.revocations->note_issued(issued->claims.sid);
+  if (verified_tokens_->enabled()) {
+    if (auto identity = checked(identity_of(issued->claims)))
+      verified_tokens_->insert(verified_tokens_->digest_of(issued->token), *identity, now());
+  }
   ctx.redirect(s.return_to);
   ctx.out.response.insert(
       http::field::set_cookie,
@@ -804,8 +843,27 @@ boost::asio::awaitable<void> app::callback(request_context& ctx) {
   clear_state();
 }
 
+result<std::shared_ptr<const verified_identity>> app::session_identity(const app_snapshot& snap,
+                                                                       std::string_view token) {
+  // The verified-token cache first: the callback put the session it issued there, so a fresh
+  // session is not verified again (an ES256 verification costs about 75 µs here).
+  const auto t = now();
+  const bool cached = verified_tokens_->enabled();
+  const auto digest = cached ? verified_tokens_->digest_of(token) : verified_token_cache::digest{};
+  if (cached) {
+    if (auto hit = verified_tokens_->find(digest, t); hit && hit->claims) return hit;
+  }
+  auto claims = snap.secrets.sessions->verify(token, t);
+  if (!claims) return claims.error();
+  auto identity = checked(identity_of(std::move(*claims)));
+  if (identity && cached) verified_tokens_->insert(digest, *identity, t);
+  return identity;
+}
+
 boost::asio::awaitable<result<bool>> app::is_revoked(std::string sid) {
   if (!deps_.revocations || !deps_.blocking) co_return false;
+  // A fresh cached answer needs no trip to the blocking pool.
+  if (const auto known = deps_.revocations->cached(sid)) co_return *known;
   auto store = deps_.revocations;
   const auto t = now();
   auto op = run_blocking(*deps_.blocking, [store, sid, t] {
@@ -864,23 +922,6 @@ std::string joined(const std::vector<std::string>& v) {
 }
 
 // The identity /api/verify answers with, or claim_invalid when a value cannot be a header.
-result<std::shared_ptr<const verified_identity>> checked(verified_identity v) {
-  for (const std::string* f :
-       {&v.subject, &v.organisation, &v.tenant, &v.email, &v.name, &v.scopes})
-    if (!header_value_safe(*f)) return auth_error::claim_invalid;
-  // The body of every 200 for this identity, rendered once (a cache hit reuses it).
-  json::object o;
-  o["sub"] = v.subject;
-  o["org"] = v.organisation;
-  o["tid"] = v.tenant;
-  o["email"] = v.email;
-  o["name"] = v.name;
-  o["scopes"] = v.scopes;
-  o["kind"] = v.session ? "session" : "access_token";
-  o["exp"] = v.expires_at.time_since_epoch().count();
-  v.rendered = json::serialize(o);
-  return std::make_shared<const verified_identity>(std::move(v));
-}
 
 }  // namespace
 
@@ -899,16 +940,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
   if (issuer == cfg.session.issuer) {
     auto claims = snap->secrets.sessions->verify(token, now());
     if (!claims) co_return claims.error();
-    verified_identity v;
-    v.subject = claims->sub;
-    v.organisation = claims->org;
-    v.tenant = claims->tid;
-    v.email = claims->email;
-    v.name = claims->name;
-    v.session = true;
-    v.session_id = claims->sid;
-    v.expires_at = claims->exp;
-    co_return checked(std::move(v));
+    co_return checked(identity_of(std::move(*claims)));
   }
 
   const auto candidates = cfg.access_token_organisations(issuer);
@@ -1132,11 +1164,12 @@ boost::asio::awaitable<void> app::session(request_context& ctx) {
     ctx.fail(auth_error::credentials_missing, nullptr, {}, 401);
     co_return;
   }
-  auto claims = ctx.snap->secrets.sessions->verify(*token, now());
-  if (!claims) {
-    ctx.fail(claims.error(), nullptr, {}, 401);
+  auto identity = session_identity(*ctx.snap, *token);
+  if (!identity) {
+    ctx.fail(identity.error(), nullptr, {}, 401);
     co_return;
   }
+  const session_claims* claims = (*identity)->claims.get();
   if (claims->org != ctx.org->name) {
     ctx.fail(auth_error::organisation_mismatch, nullptr, {}, 401);
     co_return;
@@ -1239,12 +1272,12 @@ boost::asio::awaitable<void> app::demo(request_context& ctx) {
       "</style></head><body>\n<h1>";
   h += html_escape(ctx.org->display_name.empty() ? ctx.org->name : ctx.org->display_name);
   h += "</h1>\n";
-  std::optional<session_claims> claims;
+  std::shared_ptr<const session_claims> claims;
   if (const auto token = ctx.cookies.get(policy.name(kSessionCookie))) {
-    if (auto c = ctx.snap->secrets.sessions->verify(*token, now())) {
-      auto revoked_op = is_revoked(c->sid);
+    if (auto identity = session_identity(*ctx.snap, *token)) {
+      auto revoked_op = is_revoked((*identity)->session_id);
       auto revoked = co_await std::move(revoked_op);
-      if (revoked && !*revoked) claims = std::move(*c);
+      if (revoked && !*revoked) claims = (*identity)->claims;
     }
   }
   if (claims) {

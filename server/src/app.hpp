@@ -118,6 +118,10 @@ class app {
   boost::asio::awaitable<void> logout(request_context& ctx);
   boost::asio::awaitable<void> demo(request_context& ctx);
   boost::asio::awaitable<result<bool>> is_revoked(std::string sid);
+  // Our own session token, verified (from the verified-token cache when it is on); the caller
+  // checks organisation and revocation.
+  result<std::shared_ptr<const verified_identity>> session_identity(const app_snapshot& snap,
+                                                                    std::string_view token);
   boost::asio::awaitable<void> verify(request_context& ctx);
   boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> verify_bearer(
       std::shared_ptr<const app_snapshot> snap, std::string token);

@@ -89,6 +89,18 @@ result<void> revocation_store::revoke(std::string_view session_id,
   return {};
 }
 
+std::optional<bool> revocation_store::cached(std::string_view session_id) const {
+  const auto t = now();
+  std::lock_guard lock(mutex_);
+  if (auto it = cache_.find(session_id); it != cache_.end() && fresh(it->second, t))
+    return it->second.revoked;
+  return std::nullopt;
+}
+
+void revocation_store::note_issued(std::string_view session_id) {
+  remember(session_id, false, now());
+}
+
 result<bool> revocation_store::is_revoked(std::string_view session_id,
                                           std::chrono::sys_seconds now_wall) {
   const auto t = now();

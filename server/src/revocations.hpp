@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -65,6 +66,12 @@ class revocation_store {
   result<void> revoke(std::string_view session_id, std::chrono::sys_seconds expires_at);
   // `now` is wall-clock time, compared with the stored expiry.
   result<bool> is_revoked(std::string_view session_id, std::chrono::sys_seconds now);
+  // The cached answer while it is fresh, without touching the backend (callable on an I/O
+  // thread); nullopt: ask is_revoked, which may block.
+  std::optional<bool> cached(std::string_view session_id) const;
+  // A session this instance has just issued cannot have been revoked yet: remembered as not
+  // revoked (for the cache TTL, like any answer), so its first uses need no backend query.
+  void note_issued(std::string_view session_id);
   // Deletes expired revocations from the backend (call it periodically, e.g. hourly).
   result<std::size_t> purge_expired(std::chrono::sys_seconds now);
 

@@ -81,6 +81,20 @@ TEST_F(LoginFlowTest, HappyPathSignsInAndRedirectsToReturnTo) {
   EXPECT_EQ(*find_string(o, "email"), "ada@acme.example");
 }
 
+TEST_F(LoginFlowTest, IssuedSessionIsServedFromTheVerifiedTokenCache) {
+  const auto session = sign_in();
+  ASSERT_FALSE(session.empty());
+  const auto before = app_->verified_tokens().snapshot();
+  EXPECT_EQ(before.entries, 1u);
+  EXPECT_EQ(before.insertions, 1u);
+  // Neither the session API nor forward-auth verifies the fresh session again.
+  ASSERT_EQ(call("/api/session", session).response.result_int(), 200u);
+  ASSERT_EQ(call("/api/verify", session).response.result_int(), 200u);
+  const auto after = app_->verified_tokens().snapshot();
+  EXPECT_EQ(after.hits, before.hits + 2);
+  EXPECT_EQ(after.misses, before.misses);
+}
+
 TEST_F(LoginFlowTest, ReplayedCallbackIsRefusedBeforeAnyIdpCall) {
   auto s = start();
   const auto callback = authorize(s);

@@ -171,6 +171,23 @@ TEST(RevocationCache, AnswersFromTheCacheUntilTheTtlHasPassed) {
   EXPECT_EQ(backend->lookups, 2);
 }
 
+TEST(RevocationCache, IssuedSessionsAreKnownNotRevokedWithoutABackendQuery) {
+  manual_clock clock;
+  auto backend = std::make_shared<fake_backend>();
+  revocation_store store(backend, {10s, 1000, clock.fn()});
+  EXPECT_EQ(store.cached("sid"), std::nullopt);
+  store.note_issued("sid");
+  EXPECT_EQ(store.cached("sid"), false);
+  EXPECT_EQ(store.is_revoked("sid", kNow).value(), false);
+  EXPECT_EQ(backend->lookups, 0);
+  // A revocation wins over the note, and the note ages out like any answer.
+  ASSERT_TRUE(store.revoke("sid", kNow + 1h));
+  EXPECT_EQ(store.cached("sid"), true);
+  store.note_issued("other");
+  clock.now += 10s;
+  EXPECT_EQ(store.cached("other"), std::nullopt);
+}
+
 TEST(RevocationCache, PositiveAnswersAreCachedToo) {
   manual_clock clock;
   auto backend = std::make_shared<fake_backend>();

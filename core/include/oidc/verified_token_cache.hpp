@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "oidc/ossl.hpp"
+#include "oidc/session_token.hpp"
 
 namespace oidc {
 
@@ -35,6 +36,8 @@ struct verified_identity {
   std::string kid;
   bool session = false;  // one of our own session tokens (revocation applies)
   std::string session_id;
+  // Our own session tokens: all their claims, for the session API and pages (null otherwise).
+  std::shared_ptr<const oidc::session_claims> claims;
   std::chrono::sys_seconds expires_at{};  // the token's exp
   // The caller's rendering of this identity (e.g. the JSON body /api/verify answers), made once
   // when the entry is created so a hit renders nothing; counted in the entry's bytes.
