@@ -445,22 +445,74 @@ result<jose_header> verify_jws_signature(std::string_view token, const key_set& 
   return header;
 }
 
+namespace {
+
+evp_md_ctx_ptr init_sign_context(EVP_PKEY* key, jws_alg alg) noexcept {
+  evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  const EVP_MD* md = digest_for(alg);
+  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, key) != 1 ||
+      (is_pss(alg) && !set_pss(pctx, md))) {
+    clear_openssl_errors();
+    return nullptr;
+  }
+  return ctx;
+}
+
+// One signature with an initialised context (used up: callers pass a fresh or copied one).
+result<std::vector<std::uint8_t>> sign_with(EVP_MD_CTX* ctx, EVP_PKEY* private_key, jws_alg alg,
+                                            std::string_view signing_input);
+
+}  // namespace
+
+evp_md_ctx_ptr make_sign_context(EVP_PKEY* private_key, jws_alg alg) noexcept {
+  if (!private_key || alg >= jws_alg::count_ ||
+      check_signing_key(private_key, alg) != auth_error::ok) {
+    clear_openssl_errors();
+    return nullptr;
+  }
+  evp_md_ctx_ptr ctx = init_sign_context(private_key, alg);
+  evp_md_ctx_ptr probe(EVP_MD_CTX_new());
+  if (!ctx || !probe || EVP_MD_CTX_copy_ex(probe.get(), ctx.get()) != 1) {
+    clear_openssl_errors();
+    return nullptr;
+  }
+  return ctx;
+}
+
+result<std::string> sign_compact_prepared(const json::object& header, const json::object& payload,
+                                          const EVP_MD_CTX* prepared, jws_alg alg) {
+  const json::string* name = find_string(header, "alg");
+  if (!prepared || !name || view(*name) != alg_name(alg)) return auth_error::internal_error;
+  evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), prepared) != 1) return fail(auth_error::internal_error);
+  EVP_PKEY* key = EVP_PKEY_CTX_get0_pkey(EVP_MD_CTX_get_pkey_ctx(ctx.get()));
+  if (!key) return fail(auth_error::internal_error);
+  std::string signing_input =
+      encode_signing_input(json::serialize(header), json::serialize(payload));
+  auto sig = sign_with(ctx.get(), key, alg, signing_input);
+  if (!sig) return sig.error();
+  signing_input += '.';
+  signing_input += base64url_encode(*sig);
+  return signing_input;
+}
+
 result<std::vector<std::uint8_t>> compute_signature(EVP_PKEY* private_key, jws_alg alg,
                                                     std::string_view signing_input) {
   if (!private_key || alg >= jws_alg::count_) return auth_error::internal_error;
   if (auto e = check_signing_key(private_key, alg); e != auth_error::ok) return e;
-
-  evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+  evp_md_ctx_ptr ctx = init_sign_context(private_key, alg);
   if (!ctx) return fail(auth_error::internal_error);
-  EVP_PKEY_CTX* pctx = nullptr;
-  const EVP_MD* md = digest_for(alg);
-  if (EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, private_key) != 1 ||
-      (is_pss(alg) && !set_pss(pctx, md))) {
-    return fail(auth_error::internal_error);
-  }
+  return sign_with(ctx.get(), private_key, alg, signing_input);
+}
+
+namespace {
+
+result<std::vector<std::uint8_t>> sign_with(EVP_MD_CTX* ctx, EVP_PKEY* private_key, jws_alg alg,
+                                            std::string_view signing_input) {
   std::vector<std::uint8_t> sig(static_cast<std::size_t>(EVP_PKEY_get_size(private_key)));
   std::size_t len = sig.size();
-  if (EVP_DigestSign(ctx.get(), sig.data(), &len,
+  if (EVP_DigestSign(ctx, sig.data(), &len,
                      reinterpret_cast<const unsigned char*>(signing_input.data()),
                      signing_input.size()) != 1) {
     return fail(auth_error::internal_error);
@@ -480,6 +532,8 @@ result<std::vector<std::uint8_t>> compute_signature(EVP_PKEY* private_key, jws_a
   }
   return raw;
 }
+
+}  // namespace
 
 result<std::string> sign_compact(const json::object& header, const json::object& payload,
                                  EVP_PKEY* private_key, jws_alg alg) {

@@ -169,6 +169,7 @@ result<session_signer> session_signer::create(std::span<const session_key> keys,
       return auth_error::config_invalid;
     if (it == keys.rbegin()) {
       s.signing_key_ = std::move(loaded->private_key);
+      s.sign_context_ = make_sign_context(s.signing_key_.get(), jws_alg::ES256);
       s.signing_kid_ = kid;
     }
     verifiers.push_back(std::move(loaded->verifier));
@@ -213,7 +214,9 @@ result<issued_session> session_signer::issue(const session_claims& claims, sys_s
   payload.emplace("iat", seconds_of(c.iat));
   payload.emplace("exp", seconds_of(c.exp));
 
-  auto token = sign_compact(header, payload, signing_key_.get(), jws_alg::ES256);
+  auto token = sign_context_
+                   ? sign_compact_prepared(header, payload, sign_context_.get(), jws_alg::ES256)
+                   : sign_compact(header, payload, signing_key_.get(), jws_alg::ES256);
   if (!token) return token.error();
   out.token = std::move(*token);
   return out;

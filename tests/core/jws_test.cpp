@@ -183,6 +183,40 @@ TEST(JwsSigning, HeaderMustNameTheSigningAlgorithm) {
             auth_error::internal_error);
 }
 
+TEST(JwsSigning, PreparedContextSignsEveryAlgorithmRepeatedly) {
+  for (const jws_alg alg :
+       {jws_alg::RS256, jws_alg::PS256, jws_alg::ES256, jws_alg::ES384, jws_alg::EdDSA}) {
+    const auto& k = test::cached_test_key(alg);
+    const auto prepared = make_sign_context(k.private_key.get(), alg);
+    if (alg == jws_alg::EdDSA && !prepared) continue;  // a provider that cannot copy: caller signs
+    ASSERT_NE(prepared, nullptr) << alg_name(alg);
+    const boost::json::object header{{"alg", alg_name(alg)}, {"kid", k.kid}};
+    const auto keys = test::key_set_of({&k});
+    // The context is only copied: the same one signs again, and ECDSA signatures differ.
+    const auto first = sign_compact_prepared(header, {{"sub", "a"}}, prepared.get(), alg);
+    const auto second = sign_compact_prepared(header, {{"sub", "a"}}, prepared.get(), alg);
+    ASSERT_TRUE(first && second) << alg_name(alg);
+    EXPECT_TRUE(verify_jws(*first, *keys, allow({alg}))) << alg_name(alg);
+    EXPECT_TRUE(verify_jws(*second, *keys, allow({alg}))) << alg_name(alg);
+    if (alg == jws_alg::ES256) {
+      EXPECT_NE(*first, *second);
+    }
+  }
+}
+
+TEST(JwsSigning, PreparedContextRefusesAKeyThatDoesNotFit) {
+  const auto& rsa = test::cached_test_key(jws_alg::RS256);
+  EXPECT_EQ(make_sign_context(rsa.private_key.get(), jws_alg::ES256), nullptr);
+  EXPECT_EQ(make_sign_context(nullptr, jws_alg::RS256), nullptr);
+  const auto& ec = test::cached_test_key(jws_alg::ES256);
+  const auto prepared = make_sign_context(ec.private_key.get(), jws_alg::ES256);
+  ASSERT_NE(prepared, nullptr);
+  EXPECT_EQ(reason(sign_compact_prepared({{"alg", "ES384"}}, {}, prepared.get(), jws_alg::ES256)),
+            auth_error::internal_error);
+  EXPECT_EQ(reason(sign_compact_prepared({{"alg", "ES256"}}, {}, nullptr, jws_alg::ES256)),
+            auth_error::internal_error);
+}
+
 TEST(JwsSigning, SignCompactBytesKeepsHeaderTextVerbatim) {
   const auto& k = test::cached_test_key(jws_alg::EdDSA);
   const auto token = sign_compact_bytes(R"({"alg":"EdDSA","kid":"test-EdDSA"})", "not json",

@@ -125,6 +125,18 @@ result<std::string> sign_compact(const boost::json::object& header,
 
 // As sign_compact with the protected header's JSON text and the payload octets taken verbatim
 // (fixed header bytes for benchmarks; non-JSON payloads). The header text is not checked.
+// A signing context for `private_key` under `alg`, with the key checks of compute_signature and
+// EVP_DigestSignInit done once; null when the key does not fit `alg` or OpenSSL refuses. Keep
+// it with the key: sign_compact_prepared copies it per signature, skipping the per-call
+// algorithm fetch and key checks (a measurable share of issuing a session token).
+evp_md_ctx_ptr make_sign_context(EVP_PKEY* private_key, jws_alg alg) noexcept;
+
+// sign_compact with a context from make_sign_context (not modified; safe to share between
+// threads).
+result<std::string> sign_compact_prepared(const boost::json::object& header,
+                                          const boost::json::object& payload,
+                                          const EVP_MD_CTX* prepared, jws_alg alg);
+
 result<std::string> sign_compact_bytes(std::string_view header_json, std::string_view payload,
                                        EVP_PKEY* private_key, jws_alg alg);
 

@@ -94,6 +94,7 @@ class session_signer {
 
   session_signer_options options_;
   evp_pkey_ptr signing_key_;
+  evp_md_ctx_ptr sign_context_;  // make_sign_context(signing_key_, ES256); null: sign directly
   std::string signing_kid_;
   std::shared_ptr<const key_set> keys_;
   std::string jwks_json_;
