@@ -161,7 +161,9 @@ class DriverEndToEnd : public ::testing::Test {
     idp_port_ = free_port();
     good_port_ = free_port();
     refusing_port_ = free_port();
-    ASSERT_NE(idp_port_ * good_port_ * refusing_port_, 0);
+    ASSERT_NE(idp_port_, 0);
+    ASSERT_NE(good_port_, 0);
+    ASSERT_NE(refusing_port_, 0);
     const std::string idp_base = "https://localhost:" + std::to_string(idp_port_);
     const std::string good_redirect = redirect_uri(good_port_);
     const std::string refusing_redirect = redirect_uri(refusing_port_);
