@@ -895,8 +895,8 @@ boost::asio::awaitable<result<std::size_t>> app::purge_expired_revocations() {
 boost::asio::awaitable<void> run_housekeeping(app* application, housekeeping_control* control,
                                               std::chrono::milliseconds interval) {
   while (!control->stopped.load()) {
-    control->timer.expires_after(interval);
-    auto wait = control->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    control->timer().expires_after(interval);
+    auto wait = control->timer().async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     auto [ec] = co_await std::move(wait);
     if (ec || control->stopped.load()) co_return;
     auto op = application->purge_expired_revocations();
@@ -1150,8 +1150,8 @@ boost::asio::awaitable<void> run_key_refresher(app* application, housekeeping_co
     } catch (const std::exception&) {
       // A failed pass is retried at the next tick; failures are counted by the key cache.
     }
-    control->timer.expires_after(tick);
-    auto wait = control->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    control->timer().expires_after(tick);
+    auto wait = control->timer().async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     auto [ec] = co_await std::move(wait);
     if (ec || control->stopped.load()) co_return;
   }

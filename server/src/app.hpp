@@ -150,17 +150,24 @@ class app {
 };
 
 // Start and stop of the periodic housekeeping: run_housekeeping is spawned on `strand`, and
-// stop() (callable from any thread) ends it at its next step, also mid-pass.
+// stop() (callable from any thread) ends it at its next step, also mid-pass. The timer is shared
+// with the cancellation stop() posts, which may run after the loop has ended and this object is
+// gone.
 struct housekeeping_control {
   explicit housekeeping_control(boost::asio::any_io_executor ex)
-      : strand(boost::asio::make_strand(ex)), timer(strand) {}
+      : strand(boost::asio::make_strand(ex)),
+        timer_(std::make_shared<boost::asio::steady_timer>(strand)) {}
   void stop() {
     stopped.store(true);
-    boost::asio::post(strand, [this] { timer.cancel(); });
+    boost::asio::post(strand, [t = timer_] { t->cancel(); });
   }
+  boost::asio::steady_timer& timer() { return *timer_; }  // used on `strand` only
+
   boost::asio::strand<boost::asio::any_io_executor> strand;
-  boost::asio::steady_timer timer;  // used on `strand` only
   std::atomic<bool> stopped{false};
+
+ private:
+  std::shared_ptr<boost::asio::steady_timer> timer_;
 };
 
 // Runs the app's housekeeping every `interval` (timeouts.revocation_purge_interval) until

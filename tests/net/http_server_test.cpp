@@ -405,6 +405,132 @@ TEST(HttpServer, ClosesIdleKeepAliveConnection) {
   EXPECT_EQ(observer.count(net::connection_event::idle_timeout), 1);
 }
 
+// Deadlines are lazy (one watchdog per connection, ticking at the shortest timeout): an idle
+// wait several header timeouts long must not be mistaken for a slow header.
+asio::awaitable<void> second_request_after_pause(tcp::endpoint ep, std::chrono::milliseconds pause,
+                                                 net::http_server* s) {
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  co_await stream.async_connect(ep, asio::use_awaitable);
+  beast::flat_buffer buffer;
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) co_await sleep_for(pause);
+    auto req = get_request("/");
+    co_await http::async_write(stream, req, asio::use_awaitable);
+    net::response res;
+    co_await http::async_read(stream, buffer, res, asio::use_awaitable);
+    EXPECT_EQ(res.result(), http::status::ok);
+    EXPECT_EQ(res.body(), "hello");
+  }
+  co_await s->shutdown(1s);
+}
+
+TEST(HttpServer, IdleWaitLongerThanTheHeaderTimeoutIsNotAHeaderTimeout) {
+  asio::io_context io;
+  counting_observer observer;
+  net::http_server server(io, answer_hello, &observer);
+  net::listener_options opt;
+  opt.header_read_timeout = 60ms;
+  opt.idle_timeout = 5s;
+  auto ep = server.listen(opt);
+  ASSERT_TRUE(ep);
+  run_bounded(io, second_request_after_pause(*ep, 400ms, &server));
+  EXPECT_EQ(observer.requests.load(), 2);
+  EXPECT_EQ(observer.count(net::connection_event::header_timeout), 0);
+  EXPECT_EQ(observer.count(net::connection_event::idle_timeout), 0);
+}
+
+// Headers complete, then the body stops coming: 408 at the body deadline.
+asio::awaitable<void> stalled_body(tcp::endpoint ep, std::chrono::milliseconds* elapsed,
+                                   std::string* received) {
+  auto socket = co_await connect_to(ep);
+  const std::string raw =
+      "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nonly-part";
+  const auto start = clock_type::now();
+  co_await asio::async_write(socket, asio::buffer(raw), asio::use_awaitable);
+  *received = co_await read_until_close(&socket, 5s);
+  *elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+}
+
+TEST(HttpServer, StalledBodyGets408AtTheBodyDeadline) {
+  asio::io_context io;
+  counting_observer observer;
+  net::http_server server(io, answer_hello, &observer);
+  net::listener_options opt;
+  opt.body_read_timeout = 200ms;
+  auto ep = server.listen(opt);
+  ASSERT_TRUE(ep);
+  std::chrono::milliseconds elapsed{};
+  std::string received;
+  run_bounded(io, stalled_body(*ep, &elapsed, &received));
+  EXPECT_GE(elapsed.count(), 190);
+  EXPECT_LT(elapsed.count(), 1500);
+  EXPECT_EQ(received.substr(0, 12), "HTTP/1.1 408") << received;
+  EXPECT_EQ(observer.count(net::connection_event::body_timeout), 1);
+  EXPECT_EQ(observer.requests.load(), 0);
+}
+
+asio::awaitable<net::response> answer_huge(net::request req, net::connection_info) {
+  net::response res{http::status::ok, req.version()};
+  res.body() = std::string(std::size_t{48} << 20, 'x');  // far beyond loopback socket buffers
+  co_return res;
+}
+
+// A client that asks and never reads: the server gives up at the write deadline and closes.
+asio::awaitable<void> never_reading_client(tcp::endpoint ep, net::http_server* s,
+                                           std::chrono::milliseconds* closed_after) {
+  auto socket = co_await connect_to(ep);
+  const std::string raw = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  co_await asio::async_write(socket, asio::buffer(raw), asio::use_awaitable);
+  const auto start = clock_type::now();
+  while (s->open_connections() != 0 && clock_type::now() - start < 5s)
+    co_await sleep_for(10ms);
+  *closed_after = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+}
+
+TEST(HttpServer, ClientThatNeverReadsIsCutOffAtTheWriteDeadline) {
+  asio::io_context io;
+  counting_observer observer;
+  net::http_server server(io, answer_huge, &observer);
+  net::listener_options opt;
+  opt.write_timeout = 200ms;
+  auto ep = server.listen(opt);
+  ASSERT_TRUE(ep);
+  std::chrono::milliseconds closed_after{};
+  run_bounded(io, never_reading_client(*ep, &server, &closed_after));
+  EXPECT_GE(closed_after.count(), 190);
+  EXPECT_LT(closed_after.count(), 2000);
+  EXPECT_EQ(server.open_connections(), 0u);
+  EXPECT_EQ(observer.count(net::connection_event::closed), 1);
+}
+
+// A TLS client that connects and never says hello.
+asio::awaitable<void> silent_tls_client(tcp::endpoint ep, std::chrono::milliseconds* elapsed) {
+  auto socket = co_await connect_to(ep);
+  const auto start = clock_type::now();
+  auto data = co_await read_until_close(&socket, 5s);
+  *elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+  EXPECT_EQ(data, "");
+}
+
+TEST(HttpServer, TlsHandshakeNotCompletedInTimeIsDropped) {
+  const auto& files = oidc::test::cached_test_pki_files();
+  auto server_ctx = net::make_server_tls_context(files.cert.string(), files.key.string());
+  ASSERT_TRUE(server_ctx) << server_ctx.error().message();
+  asio::io_context io;
+  counting_observer observer;
+  net::http_server server(io, answer_hello, &observer);
+  net::listener_options opt;
+  opt.tls = *server_ctx;
+  opt.tls_handshake_timeout = 200ms;
+  auto ep = server.listen(opt);
+  ASSERT_TRUE(ep);
+  std::chrono::milliseconds elapsed{};
+  run_bounded(io, silent_tls_client(*ep, &elapsed));
+  EXPECT_GE(elapsed.count(), 190);
+  EXPECT_LT(elapsed.count(), 1500);
+  EXPECT_EQ(observer.count(net::connection_event::tls_handshake_failed), 1);
+}
+
 asio::awaitable<void> second_connection_rejected(tcp::endpoint ep, net::http_server* s) {
   // The first connection completes a request, so it is certainly counted, and stays open.
   beast::tcp_stream first(co_await asio::this_coro::executor);

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -24,7 +25,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -45,43 +45,83 @@ using done_channel = asio::experimental::concurrent_channel<void(error_code)>;
 
 // State of one connection shared with the server (drain) and the deadline watchdog. Touched only
 // on the connection's strand.
+//
+// Deadlines are lazy. Starting a phase (idle wait, header read, body read, write) stores a time
+// point; one timer wait per connection checks it. Arming and cancelling a timer per phase cost a
+// timer-queue update and an aborted handler several times per request (docs/benchmarks.md). The
+// watchdog never sleeps longer than the listener's shortest timeout, so a deadline stored later is
+// never earlier than its expiry and the wait never has to be moved: it only re-arms when it fires.
 struct connection_state : std::enable_shared_from_this<connection_state> {
-  explicit connection_state(const asio::any_io_executor& strand)
-      : executor(strand), watchdog(strand) {}
+  connection_state(const asio::any_io_executor& strand, std::chrono::milliseconds tick)
+      : executor(strand), watchdog(strand), watchdog_tick(tick) {}
 
   asio::any_io_executor executor;
   asio::steady_timer watchdog;
+  std::chrono::milliseconds watchdog_tick;
   asio::cancellation_signal cancel;
-  beast::tcp_stream* lowest = nullptr;  // set while the connection coroutine owns a stream
-  bool in_request = false;              // headers read, response not yet written
-  bool draining = false;                // finish the current response, then close
-  bool timed_out = false;
-  std::uint64_t generation = 0;
+  tcp::socket* socket = nullptr;  // set while a connection coroutine owns the socket
+  clock::time_point deadline = clock::time_point::max();  // of the current phase; max: none
+  std::uint64_t watchdog_generation = 0;
+  bool watchdog_running = false;
+  bool in_request = false;  // headers read, response not yet written
+  bool draining = false;    // finish the current response, then close
+  bool timed_out = false;   // the watchdog cancelled the socket's operation
 
-  // A read deadline that cancels (not closes) the socket, so a 408 can still be written.
-  void arm(std::chrono::milliseconds d) {
-    const auto gen = ++generation;
+  // The current phase must end within `d`; past it the socket's operations are cancelled (not
+  // the socket closed), so a 408 can still be written.
+  void expire_after(std::chrono::milliseconds d) {
     timed_out = false;
-    watchdog.expires_after(d);
-    watchdog.async_wait([self = shared_from_this(), gen](error_code ec) {
-      if (ec || self->generation != gen) return;
-      self->timed_out = true;
-      if (self->lowest != nullptr) {
-        error_code ignored;
-        self->lowest->socket().cancel(ignored);
-      }
+    const auto now = clock::now();
+    deadline = now + d;
+    if (!watchdog_running) start_watchdog(std::min(deadline, now + watchdog_tick));
+  }
+  void clear_deadline() noexcept { deadline = clock::time_point::max(); }
+
+  void stop_watchdog() {
+    ++watchdog_generation;
+    watchdog_running = false;
+    watchdog.cancel();
+  }
+
+ private:
+  void start_watchdog(clock::time_point at) {
+    watchdog_running = true;
+    const auto generation = ++watchdog_generation;
+    watchdog.expires_at(at);
+    watchdog.async_wait([self = shared_from_this(), generation](error_code ec) {
+      if (ec || self->watchdog_generation != generation) return;
+      self->on_watchdog();
     });
   }
-  void disarm() {
-    ++generation;
-    watchdog.cancel();
+
+  void on_watchdog() {
+    watchdog_running = false;
+    if (deadline == clock::time_point::max()) return;  // between phases: sleep until the next
+    const auto now = clock::now();
+    if (now < deadline) {
+      start_watchdog(std::min(deadline, now + watchdog_tick));
+      return;
+    }
+    deadline = clock::time_point::max();
+    timed_out = true;
+    if (socket != nullptr) {
+      error_code ignored;
+      socket->cancel(ignored);
+    }
   }
 };
 
 struct listener_state {
   listener_options options;
   tcp::acceptor acceptor;
-  listener_state(listener_options o, asio::io_context& io) : options(std::move(o)), acceptor(io) {}
+  std::chrono::milliseconds watchdog_tick;  // the shortest of the options' timeouts
+  listener_state(listener_options o, asio::io_context& io)
+      : options(std::move(o)),
+        acceptor(io),
+        watchdog_tick(std::max(
+            std::chrono::milliseconds(1),
+            std::min({options.header_read_timeout, options.body_read_timeout, options.idle_timeout,
+                      options.write_timeout, options.tls_handshake_timeout}))) {}
 };
 
 bool is_normal_close(const error_code& ec) {
@@ -169,10 +209,11 @@ response make_error_response(http::status status, unsigned version, std::string_
 }
 
 template <class Stream>
-asio::awaitable<void> write_and_close(Stream& stream, beast::tcp_stream& lowest, response res,
+asio::awaitable<void> write_and_close(connection_state& state, Stream& stream, response res,
                                       std::chrono::milliseconds timeout) {
-  lowest.expires_after(timeout);
+  state.expire_after(timeout);
   auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
+  state.clear_deadline();
   (void)ec;
   (void)n;
 }
@@ -208,191 +249,203 @@ std::string flatten(const response& res) {
   return out;
 }
 
-void close_socket(beast::tcp_stream& lowest) {
+void close_socket(tcp::socket& socket) {
   error_code ignored;
-  lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  lowest.socket().close(ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
-// First read of a keep-alive connection's next request; the header read grows the buffer.
+// A keep-alive TLS connection's next request is awaited with a read of this size (TLS may hold
+// decrypted bytes no socket wait would see); a plain one reads nothing until the socket is
+// readable.
 constexpr std::size_t kIdleReadBytes = 1024;
+// The request buffer of a plain connection, allocated once the next request's bytes are there:
+// most requests (a bearer token, a few cookies) arrive in one read of this size.
+constexpr std::size_t kRequestReadBytes = 4096;
 
-// The request/response loop shared by plain and TLS connections.
+// The error answer for a request refused before the handler, then the end of the connection.
+template <class Stream>
+asio::awaitable<void> refuse(server_state& self, connection_state& state, Stream& stream,
+                             const listener_options& opt, connection_event event,
+                             http::status status, unsigned version, std::string_view reason) {
+  self.notify(event);
+  auto send = write_and_close(state, stream, make_error_response(status, version, reason),
+                              opt.write_timeout);
+  co_await std::move(send);
+}
+
+// One request: reads it (its first bytes may already be in `buffer`), runs the handler and
+// writes the response. Returns whether the connection stays open for another request. The
+// parser, request and response live in this frame, which exists only while a request is in
+// progress: an idle keep-alive connection holds none of it.
+template <class Stream>
+asio::awaitable<bool> serve_one(server_state& self, connection_state& state, Stream& stream,
+                                beast::flat_buffer& buffer, const listener_options& opt,
+                                const connection_info& info, clock::time_point started) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(
+      static_cast<std::uint32_t>(std::min<std::size_t>(opt.max_header_bytes, UINT32_MAX)));
+  parser.body_limit(opt.max_body_bytes);
+  state.expire_after(opt.header_read_timeout);
+  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
+  (void)hn;
+  state.clear_deadline();
+  if (hec) {
+    if (state.timed_out) {
+      auto r = refuse(self, state, stream, opt, connection_event::header_timeout,
+                      http::status::request_timeout, 11, "request_timeout");
+      co_await std::move(r);
+    } else if (hec == http::error::header_limit) {
+      auto r = refuse(self, state, stream, opt, connection_event::headers_too_large,
+                      http::status::request_header_fields_too_large, 11, "headers_too_large");
+      co_await std::move(r);
+    } else if (hec == http::error::body_limit) {
+      // A declared Content-Length beyond the limit is refused before any body byte is read.
+      auto r = refuse(self, state, stream, opt, connection_event::body_too_large,
+                      http::status::payload_too_large, 11, "body_too_large");
+      co_await std::move(r);
+    } else if (is_normal_close(hec)) {
+      self.notify(connection_event::closed);
+    } else {
+      auto r = refuse(self, state, stream, opt, connection_event::bad_request,
+                      http::status::bad_request, 11, "bad_request");
+      co_await std::move(r);
+    }
+    co_return false;
+  }
+  state.in_request = true;
+  const unsigned version = parser.get().version();
+
+  if (!parser.is_done()) {
+    // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for an interim 100
+    // before the body (curl for a second, others longer). The declared length already passed
+    // the body limit, else the header read above failed with body_limit.
+    if (version >= 11 && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> go_on{http::status::continue_, version};
+      state.expire_after(opt.write_timeout);
+      auto [cec, cn] = co_await http::async_write(stream, go_on, tuple_awaitable);
+      (void)cn;
+      state.clear_deadline();
+      if (cec) {
+        self.notify(connection_event::closed);
+        co_return false;
+      }
+    }
+    state.expire_after(opt.body_read_timeout);
+    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+    (void)bn;
+    state.clear_deadline();
+    if (bec) {
+      if (state.timed_out) {
+        auto r = refuse(self, state, stream, opt, connection_event::body_timeout,
+                        http::status::request_timeout, version, "request_timeout");
+        co_await std::move(r);
+      } else if (bec == http::error::body_limit) {
+        auto r = refuse(self, state, stream, opt, connection_event::body_too_large,
+                        http::status::payload_too_large, version, "body_too_large");
+        co_await std::move(r);
+      } else if (is_normal_close(bec) || bec == http::error::partial_message) {
+        self.notify(connection_event::closed);
+      } else {
+        auto r = refuse(self, state, stream, opt, connection_event::bad_request,
+                        http::status::bad_request, version, "bad_request");
+        co_await std::move(r);
+      }
+      co_return false;
+    }
+  }
+
+  request req = parser.release();
+  const bool keep_alive = req.keep_alive();
+  const http::verb method = req.method();
+  std::optional<response> handled;
+  bool close_silently = false;
+  try {
+    auto call = self.handler(std::move(req), info);
+    handled.emplace(co_await std::move(call));
+  } catch (const close_connection&) {
+    handled.reset();
+    close_silently = true;
+  } catch (...) {
+    handled.reset();
+  }
+  if (close_silently) {
+    // The caller closes the socket without a TLS close_notify: an abrupt end, as asked.
+    self.notify(connection_event::closed);
+    co_return false;
+  }
+  if (!handled) {
+    self.notify(connection_event::handler_exception);
+    handled.emplace(
+        make_error_response(http::status::internal_server_error, version, "internal_error"));
+  }
+  response& res = *handled;
+  res.version(version);
+  const bool keep = keep_alive && res.keep_alive() && !state.draining && !self.stopping.load();
+  res.keep_alive(keep);
+  res.prepare_payload();
+  const std::string wire = flatten(res);
+  state.expire_after(opt.write_timeout);
+  auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), tuple_awaitable);
+  (void)wn;
+  state.clear_deadline();
+  state.in_request = false;
+  if (self.observer != nullptr) {
+    self.observer->on_request_done(
+        method, res.result_int(),
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started));
+  }
+  if (wec || !keep) {
+    self.notify(connection_event::closed);
+    co_return false;
+  }
+  co_return true;
+}
+
+// The request loop shared by plain and TLS connections. Between keep-alive requests it holds
+// only the connection: 10,000 idle connections must fit in tens of MiB (docs/benchmarks.md).
 template <class Stream>
 asio::awaitable<void> serve_requests(impl_ptr self, std::shared_ptr<connection_state> state,
                                      Stream& stream, std::shared_ptr<listener_state> listener,
                                      connection_info info) {
+  constexpr bool plain = std::is_same_v<Stream, tcp::socket>;
   const listener_options& opt = listener->options;
-  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
-  std::size_t served = 0;
+  bool first = true;
   for (;;) {
     if (state->draining || self->stopping.load()) {
       self->notify(connection_event::closed);
       co_return;
     }
-    // Between keep-alive requests: wait for the first byte of the next one under idle_timeout.
     auto started = clock::now();
-    if (served > 0 && buffer.size() == 0) {
-      lowest.expires_never();
-      state->arm(opt.idle_timeout);
-      // An idle keep-alive connection keeps no request buffer: with 10,000 of them the 4 KiB a
-      // buffer grew to would be 40 MiB. The next request starts in a small one.
+    if (!first && buffer.size() == 0) {
+      // Wait for the first byte of the next request under idle_timeout, holding no buffer.
+      buffer.clear();
       buffer.shrink_to_fit();
-      auto space = buffer.prepare(kIdleReadBytes);
-      auto [ec, n] = co_await stream.async_read_some(space, tuple_awaitable);
-      state->disarm();
+      state->expire_after(opt.idle_timeout);
+      error_code ec;
+      if constexpr (plain) {
+        auto [wec] = co_await stream.async_wait(tcp::socket::wait_read, tuple_awaitable);
+        ec = wec;
+        if (!ec) buffer.reserve(kRequestReadBytes);
+      } else {
+        auto [rec, n] =
+            co_await stream.async_read_some(buffer.prepare(kIdleReadBytes), tuple_awaitable);
+        ec = rec;
+        if (!ec) buffer.commit(n);
+      }
+      state->clear_deadline();
       if (ec) {
         self->notify(state->timed_out ? connection_event::idle_timeout : connection_event::closed);
         co_return;
       }
-      buffer.commit(n);
       started = clock::now();
+    } else if (first && plain) {
+      buffer.reserve(kRequestReadBytes);
     }
-
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(
-        static_cast<std::uint32_t>(std::min<std::size_t>(opt.max_header_bytes, UINT32_MAX)));
-    parser.body_limit(opt.max_body_bytes);
-    lowest.expires_never();
-    state->arm(opt.header_read_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
-    (void)hn;
-    state->disarm();
-    if (hec) {
-      if (state->timed_out) {
-        self->notify(connection_event::header_timeout);
-        {
-          auto err = make_error_response(http::status::request_timeout, 11, "request_timeout");
-          auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
-          co_await std::move(send);
-        }
-      } else if (hec == http::error::header_limit) {
-        self->notify(connection_event::headers_too_large);
-        {
-          auto err = make_error_response(http::status::request_header_fields_too_large, 11,
-                                         "headers_too_large");
-          auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
-          co_await std::move(send);
-        }
-      } else if (hec == http::error::body_limit) {
-        // A declared Content-Length beyond the limit is refused before any body byte is read.
-        self->notify(connection_event::body_too_large);
-        {
-          auto err = make_error_response(http::status::payload_too_large, 11, "body_too_large");
-          auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
-          co_await std::move(send);
-        }
-      } else if (is_normal_close(hec)) {
-        self->notify(connection_event::closed);
-      } else {
-        self->notify(connection_event::bad_request);
-        {
-          auto err = make_error_response(http::status::bad_request, 11, "bad_request");
-          auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
-          co_await std::move(send);
-        }
-      }
-      co_return;
-    }
-    state->in_request = true;
-    const unsigned version = parser.get().version();
-
-    if (!parser.is_done()) {
-      // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for an interim 100
-      // before the body (curl for a second, others longer). The declared length already passed
-      // the body limit, else the header read above failed with body_limit.
-      if (version >= 11 && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> go_on{http::status::continue_, version};
-        lowest.expires_after(opt.write_timeout);
-        auto [cec, cn] = co_await http::async_write(stream, go_on, tuple_awaitable);
-        (void)cn;
-        lowest.expires_never();
-        if (cec) {
-          self->notify(connection_event::closed);
-          co_return;
-        }
-      }
-      state->arm(opt.body_read_timeout);
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
-      (void)bn;
-      state->disarm();
-      if (bec) {
-        if (state->timed_out) {
-          self->notify(connection_event::body_timeout);
-          {
-            auto err =
-                make_error_response(http::status::request_timeout, version, "request_timeout");
-            auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
-            co_await std::move(send);
-          }
-        } else if (bec == http::error::body_limit) {
-          self->notify(connection_event::body_too_large);
-          {
-            auto err =
-                make_error_response(http::status::payload_too_large, version, "body_too_large");
-            auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
-            co_await std::move(send);
-          }
-        } else if (is_normal_close(bec) || bec == http::error::partial_message) {
-          self->notify(connection_event::closed);
-        } else {
-          self->notify(connection_event::bad_request);
-          {
-            auto err = make_error_response(http::status::bad_request, version, "bad_request");
-            auto send = write_and_close(stream, lowest, std::move(err), opt.write_timeout);
-            co_await std::move(send);
-          }
-        }
-        co_return;
-      }
-    }
-
-    request req = parser.release();
-    const bool keep_alive = req.keep_alive();
-    const http::verb method = req.method();
-    std::optional<response> handled;
-    bool close_silently = false;
-    try {
-      auto call = self->handler(std::move(req), info);
-      handled.emplace(co_await std::move(call));
-    } catch (const close_connection&) {
-      handled.reset();
-      close_silently = true;
-    } catch (...) {
-      handled.reset();
-    }
-    if (close_silently) {
-      // The caller closes the socket without a TLS close_notify: an abrupt end, as asked.
-      self->notify(connection_event::closed);
-      co_return;
-    }
-    if (!handled) {
-      self->notify(connection_event::handler_exception);
-      handled.emplace(
-          make_error_response(http::status::internal_server_error, version, "internal_error"));
-    }
-    response& res = *handled;
-    res.version(version);
-    const bool keep = keep_alive && res.keep_alive() && !state->draining && !self->stopping.load();
-    res.keep_alive(keep);
-    res.prepare_payload();
-    const std::string wire = flatten(res);
-    lowest.expires_after(opt.write_timeout);
-    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), tuple_awaitable);
-    (void)wn;
-    lowest.expires_never();
-    state->in_request = false;
-    ++served;
-    if (self->observer != nullptr) {
-      self->observer->on_request_done(
-          method, res.result_int(),
-          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started));
-    }
-    if (wec || !keep) {
-      self->notify(connection_event::closed);
-      co_return;
-    }
+    first = false;
+    auto one = serve_one(*self, *state, stream, buffer, opt, info, started);
+    if (!co_await std::move(one)) co_return;
   }
 }
 
@@ -414,34 +467,33 @@ asio::awaitable<void> run_connection(impl_ptr self, std::shared_ptr<connection_s
   self->notify(connection_event::opened);
   try {
     if (!listener->options.tls) {
-      beast::tcp_stream stream(std::move(socket));
-      state->lowest = &stream;
-      auto serve = serve_requests(self, state, stream, listener, info);
+      state->socket = &socket;
+      auto serve = serve_requests(self, state, socket, listener, info);
       co_await std::move(serve);
-      state->lowest = nullptr;
-      close_socket(stream);
+      state->socket = nullptr;
+      close_socket(socket);
     } else {
       info.tls = true;
-      beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)),
-                                                  *listener->options.tls);
-      beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
-      state->lowest = &lowest;
-      lowest.expires_after(listener->options.tls_handshake_timeout);
+      beast::ssl_stream<tcp::socket> stream(std::move(socket), *listener->options.tls);
+      tcp::socket& lowest = beast::get_lowest_layer(stream);
+      state->socket = &lowest;
+      state->expire_after(listener->options.tls_handshake_timeout);
       auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+      state->clear_deadline();
       if (hec) {
         self->notify(connection_event::tls_handshake_failed);
       } else {
         auto serve = serve_requests(self, state, stream, listener, info);
         co_await std::move(serve);
       }
-      state->lowest = nullptr;
+      state->socket = nullptr;
       // No close_notify round trip: the peer would make the close wait on its answer.
       close_socket(lowest);
     }
   } catch (...) {
-    state->lowest = nullptr;
+    state->socket = nullptr;
   }
-  state->disarm();
+  state->stop_watchdog();
   self->untrack(tracked);
 }
 
@@ -465,7 +517,8 @@ asio::awaitable<void> accept_loop(impl_ptr self, std::shared_ptr<listener_state>
       socket.close(ignored);
       continue;
     }
-    auto state = std::make_shared<connection_state>(asio::any_io_executor(strand));
+    auto state =
+        std::make_shared<connection_state>(asio::any_io_executor(strand), listener->watchdog_tick);
     // Counted at accept time, so max_connections and shutdown never miss a connection whose
     // coroutine has not started yet.
     const auto tracked = self->track(state);
@@ -497,7 +550,7 @@ http_server::~http_server() {
   impl_->close_acceptors();
   impl_->for_each_connection([](connection_state& c) {
     c.cancel.emit(asio::cancellation_type::terminal);
-    if (c.lowest != nullptr) close_socket(*c.lowest);
+    if (c.socket != nullptr) close_socket(*c.socket);
   });
 }
 
@@ -539,9 +592,9 @@ asio::awaitable<void> http_server::shutdown(std::chrono::milliseconds drain) {
   // Idle connections (waiting for a request) close now; busy ones close after their response.
   self->for_each_connection([](connection_state& c) {
     c.draining = true;
-    if (!c.in_request && c.lowest != nullptr) {
+    if (!c.in_request && c.socket != nullptr) {
       error_code ignored;
-      c.lowest->socket().cancel(ignored);
+      c.socket->cancel(ignored);
     }
   });
   auto drained = wait_closed(channel, drain);
@@ -550,7 +603,7 @@ asio::awaitable<void> http_server::shutdown(std::chrono::milliseconds drain) {
   // Drain expired: cancel handlers and close sockets, then wait for the coroutines to unwind.
   self->for_each_connection([](connection_state& c) {
     c.cancel.emit(asio::cancellation_type::terminal);
-    if (c.lowest != nullptr) close_socket(*c.lowest);
+    if (c.socket != nullptr) close_socket(*c.socket);
   });
   while (self->open.load() != 0) {
     auto closed = wait_closed(channel, std::chrono::milliseconds(1000));
