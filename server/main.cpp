@@ -19,6 +19,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -286,7 +287,18 @@ int main(int argc, char** argv) {
   const unsigned threads = config->server.io_threads != 0
                                ? config->server.io_threads
                                : std::max(1u, std::thread::hardware_concurrency());
-  asio::io_context io(static_cast<int>(threads));
+  // One io_context per thread: `io` (the listeners, upstream calls, timers and the first share
+  // of the connections) on this thread, and one more per further thread for its share of the
+  // connections, which then need no strand (docs/benchmarks.md).
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<asio::io_context>> connection_contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  std::vector<asio::any_io_executor> connection_executors{io.get_executor()};
+  for (unsigned i = 1; i < threads; ++i) {
+    connection_contexts.push_back(std::make_unique<asio::io_context>(1));
+    keep_running.push_back(asio::make_work_guard(*connection_contexts.back()));
+    connection_executors.push_back(connection_contexts.back()->get_executor());
+  }
 
   std::string ca_file = config->upstream.ca_file ? config->upstream.ca_file->string() : "";
   auto client_tls = net::make_client_tls_context(ca_file);
@@ -340,6 +352,7 @@ int main(int argc, char** argv) {
       io,
       [a](net::request req, net::connection_info conn) { return serve(a, std::move(req), conn); },
       &connection_events);
+  server.spread_connections(connection_executors);
   application.metrics().add_open_connections_source(
       [&server] { return server.open_connections(); });
   for (const auto& l : config->server.listen) {
@@ -442,9 +455,13 @@ int main(int argc, char** argv) {
   });
 
   std::vector<std::thread> workers;
-  for (unsigned i = 1; i < threads; ++i)
-    workers.emplace_back([&io] { io.run(); });
+  for (auto& context : connection_contexts)
+    workers.emplace_back([c = context.get()] { c->run(); });
   io.run();
+  // shut_down stopped `io` once every connection had ended: the other contexts are idle.
+  keep_running.clear();
+  for (auto& context : connection_contexts)
+    context->stop();
   for (auto& w : workers)
     w.join();
   pool.join();

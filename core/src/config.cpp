@@ -1322,8 +1322,16 @@ struct config_builder {
 
   void index_access_token_issuers() {
     for (std::size_t i = 0; i < cfg.organisations_.size(); ++i) {
-      const auto& o = cfg.organisations_[i];
+      auto& o = cfg.organisations_[i];
       if (o.access_tokens.audiences.empty()) continue;
+      access_token_expectations& want = o.access_token_rules;
+      want.issuers = {o.expected_issuer};
+      if (!o.expected_v1_issuer.empty()) want.issuers.push_back(o.expected_v1_issuer);
+      want.audiences = o.access_tokens.audiences;
+      if (o.checks_tenant()) want.tenant_id = o.tenant_id;
+      want.skew = std::chrono::duration_cast<std::chrono::seconds>(o.clock_skew);
+      want.allowed_algs = o.allowed_algs;
+      want.max_token_bytes = cfg.limits.max_token_bytes;
       cfg.by_access_token_issuer_[o.expected_issuer].push_back(i);
       if (!o.expected_v1_issuer.empty() && o.expected_v1_issuer != o.expected_issuer)
         cfg.by_access_token_issuer_[o.expected_v1_issuer].push_back(i);

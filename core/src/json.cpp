@@ -2,6 +2,8 @@
 #include "oidc/json.hpp"
 
 #include <algorithm>
+#include <cstddef>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -93,27 +95,68 @@ struct duplicate_check_handler {
   bool on_comment(json::string_view, json::error_code&) { return true; }
 };
 
-// Caps the bytes a document may hold; throws std::bad_alloc beyond, which parse_json maps to
-// json_too_large.
-class bounded_resource final : public json::memory_resource {
+// Caps the bytes a document may hold (std::bad_alloc beyond, which parse_json maps to
+// json_too_large) and hands them out from blocks freed all at once with the document. Parsed
+// documents are read, not edited; one aligned allocation per member and string, as before, was
+// a tenth of /api/verify's CPU (docs/benchmarks.md). Small documents (a token's header and
+// payload) fit in the inline block: one allocation, the resource itself.
+class bounded_arena final : public json::memory_resource {
  public:
-  explicit bounded_resource(std::size_t cap) noexcept : cap_(cap) {}
+  explicit bounded_arena(std::size_t cap) noexcept : cap_(cap) {}
+  ~bounded_arena() override {
+    while (blocks_ != nullptr) {
+      block* b = blocks_;
+      blocks_ = b->next;
+      ::operator delete(b);
+    }
+  }
+  bounded_arena(const bounded_arena&) = delete;
+  bounded_arena& operator=(const bounded_arena&) = delete;
 
  private:
+  struct block {
+    block* next;
+  };
+
   void* do_allocate(std::size_t n, std::size_t align) override {
-    if (n > cap_ - used_) throw std::bad_alloc();
-    void* p = ::operator new (n, std::align_val_t{align});
-    used_ += n;
+    if (n > cap_ - live_) throw std::bad_alloc();
+    void* p = take(n, align);
+    if (p == nullptr) {
+      grow(n + align);
+      p = take(n, align);
+      if (p == nullptr) throw std::bad_alloc();
+    }
+    live_ += n;
     return p;
   }
-  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-    ::operator delete (p, std::align_val_t{align});
-    used_ -= n;
-  }
+  // Live bytes stay capped as before; their memory returns with the arena.
+  void do_deallocate(void*, std::size_t n, std::size_t) override { live_ -= std::min(n, live_); }
   bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
 
+  void* take(std::size_t n, std::size_t align) noexcept {
+    void* p = cursor_;
+    std::size_t space = static_cast<std::size_t>(end_ - cursor_);
+    if (std::align(align, n, p, space) == nullptr) return nullptr;
+    cursor_ = static_cast<char*>(p) + n;
+    return p;
+  }
+  void grow(std::size_t need) {
+    const std::size_t size = std::max(next_block_, need + sizeof(block));
+    auto* b = static_cast<block*>(::operator new(size));
+    b->next = blocks_;
+    blocks_ = b;
+    cursor_ = reinterpret_cast<char*>(b + 1);
+    end_ = reinterpret_cast<char*>(b) + size;
+    next_block_ = std::min<std::size_t>(next_block_ * 2, 256 * 1024);
+  }
+
   std::size_t cap_;
-  std::size_t used_ = 0;
+  std::size_t live_ = 0;
+  block* blocks_ = nullptr;
+  std::size_t next_block_ = 8 * 1024;
+  alignas(std::max_align_t) char inline_[2048];
+  char* cursor_ = inline_;
+  char* end_ = inline_ + sizeof(inline_);
 };
 
 auth_error validate(std::string_view text, const json_limits& limits) {
@@ -148,7 +191,7 @@ result<json::value> parse_json(std::string_view text, const json_limits& limits,
 
 result<json::value> parse_json(std::string_view text, const json_limits& limits) {
   const std::size_t cap = limits.max_memory ? limits.max_memory : 8 * limits.max_bytes + 4096;
-  return parse_json(text, limits, json::make_shared_resource<bounded_resource>(cap));
+  return parse_json(text, limits, json::make_shared_resource<bounded_arena>(cap));
 }
 
 result<json::object> parse_json_object(std::string_view text, const json_limits& limits,

@@ -15,6 +15,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -122,8 +123,11 @@ result<std::shared_ptr<const verified_identity>> checked(verified_identity v) {
   for (const std::string* f :
        {&v.subject, &v.organisation, &v.tenant, &v.email, &v.name, &v.scopes})
     if (!header_value_safe(*f)) return auth_error::claim_invalid;
-  // The body of every 200 for this identity, rendered once (a cache hit reuses it).
-  json::object o;
+  // The body of every 200 for this identity, rendered once (a cache hit reuses it). Built in a
+  // stack buffer: only the rendered text is allocated.
+  std::array<unsigned char, 2048> scratch;
+  json::monotonic_resource arena(scratch.data(), scratch.size());
+  json::object o(&arena);
   o["sub"] = v.subject;
   o["org"] = v.organisation;
   o["tid"] = v.tenant;
@@ -926,7 +930,7 @@ std::string joined(const std::vector<std::string>& v) {
 }  // namespace
 
 boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::verify_bearer(
-    std::shared_ptr<const app_snapshot> snap, std::string token) {
+    std::shared_ptr<const app_snapshot> snap, std::string_view token) {
   const server_config& cfg = *snap->config;
   // The issuer picks the verifier: read it from the unverified payload, then verify everything
   // with that issuer's keys and rules.
@@ -935,7 +939,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
   if (!payload) co_return payload.error();
   const json::string* iss = find_string(*payload, "iss");
   if (!iss) co_return auth_error::claim_missing;
-  const std::string issuer(iss->data(), iss->size());
+  const std::string_view issuer(iss->data(), iss->size());
 
   if (issuer == cfg.session.issuer) {
     auto claims = snap->secrets.sessions->verify(token, now());
@@ -955,18 +959,16 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
     auto disc_op = discovery_for(snap, org.name);
     auto disc = co_await std::move(disc_op);
     if (!disc) co_return disc.error();
-    access_token_expectations want;
-    want.issuers.push_back(org.expected_issuer);
-    if (!org.expected_v1_issuer.empty()) want.issuers.push_back(org.expected_v1_issuer);
-    want.audiences = org.access_tokens.audiences;
-    if (org.checks_tenant()) want.tenant_id = org.tenant_id;
-    want.skew = std::chrono::duration_cast<seconds>(org.clock_skew);
-    want.allowed_algs = org.allowed_algs;
-    want.max_token_bytes = cfg.limits.max_token_bytes;
-    const auto t = now();
-    const json::object& claims_json = *payload;
-    key_set_check check = [&token, &claims_json, want, t](const key_set& keys) {
-      return verify_access_token(token, claims_json, keys, want, t);
+    // Everything the check needs lives in this frame, which outlives the awaited verify: the
+    // check holds one pointer, so std::function stores it without an allocation.
+    struct bound_check {
+      std::string_view token;
+      const json::object* claims;
+      const access_token_expectations* want;
+      std::chrono::sys_seconds at;
+    } bound{token, &*payload, &org.access_token_rules, now()};
+    key_set_check check = [b = &bound](const key_set& keys) {
+      return verify_access_token(b->token, *b->claims, keys, *b->want, b->at);
     };
     jwks_uri = disc.value()->jwks_uri;
     auto op = jwks_->verify(jwks_uri, *header, org.allowed_algs, std::move(check));
@@ -1053,7 +1055,7 @@ boost::asio::awaitable<void> app::verify(request_context& ctx) {
     }
   }
   if (!identity) {
-    auto op = verify_bearer(ctx.snap, std::string(token));
+    auto op = verify_bearer(ctx.snap, token);
     auto r = co_await std::move(op);
     if (!r) {
       refuse(r.error());

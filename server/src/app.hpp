@@ -124,7 +124,7 @@ class app {
                                                                     std::string_view token);
   boost::asio::awaitable<void> verify(request_context& ctx);
   boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> verify_bearer(
-      std::shared_ptr<const app_snapshot> snap, std::string token);
+      std::shared_ptr<const app_snapshot> snap, std::string_view token);
 
   std::chrono::sys_seconds now() const;
   void count(const request_context& ctx, std::chrono::nanoseconds took) noexcept;

@@ -127,7 +127,8 @@ asio::awaitable<std::optional<auth_error>> jwks_service::fetch(std::string jwks_
   co_return std::get<1>(std::get<0>(r));
 }
 
-asio::awaitable<result<token_claims>> jwks_service::verify(std::string jwks_uri, jose_header header,
+asio::awaitable<result<token_claims>> jwks_service::verify(const std::string& jwks_uri,
+                                                           const jose_header& header,
                                                            alg_set allowed, key_set_check check) {
   if (!allowed.contains(header.alg)) co_return auth_error::alg_not_allowed;
 

@@ -65,9 +65,11 @@ class jwks_service : public std::enable_shared_from_this<jwks_service> {
   // Verifies a token with `check` against the keys of `jwks_uri`, fetching them when missing,
   // and refreshing once (per jwks.min_refresh_interval) for an unknown kid. `header` is the
   // token's peek_jose_header (it picks the key); `allowed` is the issuer's algorithm
-  // allow-list: a token outside it fails before any key lookup or fetch.
-  boost::asio::awaitable<result<token_claims>> verify(std::string jwks_uri, jose_header header,
-                                                      alg_set allowed, key_set_check check);
+  // allow-list: a token outside it fails before any key lookup or fetch. `jwks_uri` and
+  // `header` are referenced, not copied: co_await the result at once, while they live.
+  boost::asio::awaitable<result<token_claims>> verify(const std::string& jwks_uri,
+                                                      const jose_header& header, alg_set allowed,
+                                                      key_set_check check);
 
   // Starts refreshes of the key sets that are due (next_refresh_at <= now), at most
   // `concurrency` at a time, and waits for them. Returns how many were fetched.

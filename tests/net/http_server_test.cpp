@@ -5,13 +5,17 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -529,6 +533,76 @@ TEST(HttpServer, TlsHandshakeNotCompletedInTimeIsDropped) {
   EXPECT_GE(elapsed.count(), 190);
   EXPECT_LT(elapsed.count(), 1500);
   EXPECT_EQ(observer.count(net::connection_event::tls_handshake_failed), 1);
+}
+
+// Connections spread over single-threaded contexts: each connection is served on the thread of
+// the context it went to, in turn, and shutdown still drains them all.
+struct thread_recorder {
+  std::mutex mutex;
+  std::set<std::thread::id> seen;
+};
+
+asio::awaitable<net::response> answer_with_thread(net::request req, net::connection_info,
+                                                  thread_recorder* recorder) {
+  {
+    std::lock_guard lock(recorder->mutex);
+    recorder->seen.insert(std::this_thread::get_id());
+  }
+  net::response res{http::status::ok, req.version()};
+  res.body() = "spread";
+  co_return res;
+}
+
+asio::awaitable<void> requests_on_connections(tcp::endpoint ep, int connections,
+                                              net::http_server* s) {
+  for (int c = 0; c < connections; ++c) {
+    beast::tcp_stream stream(co_await asio::this_coro::executor);
+    co_await stream.async_connect(ep, asio::use_awaitable);
+    beast::flat_buffer buffer;
+    for (int i = 0; i < 2; ++i) {
+      auto req = get_request("/");
+      co_await http::async_write(stream, req, asio::use_awaitable);
+      net::response res;
+      co_await http::async_read(stream, buffer, res, asio::use_awaitable);
+      EXPECT_EQ(res.result(), http::status::ok);
+      EXPECT_EQ(res.body(), "spread");
+    }
+  }
+  co_await s->shutdown(1s);
+}
+
+TEST(HttpServer, SpreadsConnectionsOverSingleThreadedContexts) {
+  asio::io_context io;
+  asio::io_context first(1);
+  asio::io_context second(1);
+  auto keep_first = asio::make_work_guard(first);
+  auto keep_second = asio::make_work_guard(second);
+  std::thread first_thread([&first] { first.run(); });
+  std::thread second_thread([&second] { second.run(); });
+  thread_recorder recorder;
+  counting_observer observer;
+  {
+    net::http_server server(
+        io,
+        [r = &recorder](net::request req, net::connection_info info) {
+          return answer_with_thread(std::move(req), info, r);
+        },
+        &observer);
+    server.spread_connections({first.get_executor(), second.get_executor()});
+    auto ep = server.listen({});
+    ASSERT_TRUE(ep);
+    run_bounded(io, requests_on_connections(*ep, 4, &server));
+    EXPECT_EQ(server.open_connections(), 0u);
+  }
+  keep_first.reset();
+  keep_second.reset();
+  first_thread.join();
+  second_thread.join();
+  EXPECT_EQ(observer.requests.load(), 8);
+  EXPECT_EQ(observer.count(net::connection_event::opened), 4);
+  std::lock_guard lock(recorder.mutex);
+  EXPECT_EQ(recorder.seen.size(), 2u);
+  EXPECT_EQ(recorder.seen.count(std::this_thread::get_id()), 0u);
 }
 
 asio::awaitable<void> second_connection_rejected(tcp::endpoint ep, net::http_server* s) {

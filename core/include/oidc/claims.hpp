@@ -40,6 +40,7 @@ struct access_token_expectations {
   std::chrono::seconds skew{60};
   alg_set allowed_algs;
   std::size_t max_token_bytes = 16 * 1024;  // limits.max_token_bytes
+  bool operator==(const access_token_expectations&) const = default;
 };
 
 // The claims a caller may rely on once the checks passed. Absent optional string claims are

@@ -22,6 +22,7 @@
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
 
+#include "oidc/claims.hpp"
 #include "oidc/jwk.hpp"
 #include "oidc/sealed_cookie.hpp"
 
@@ -265,6 +266,9 @@ struct organisation_config {
   std::string redirect_origin;     // scheme://host[:port] of redirect_uri, default port omitted
   std::string redirect_host;       // lowercase host of redirect_uri
   std::string scope;               // scopes joined by spaces (the authorize `scope` parameter)
+  // What /api/verify requires of this organisation's access tokens (empty issuers when it
+  // accepts none): built once here, not per verification.
+  access_token_expectations access_token_rules;
 
   // Entra redeems SPA codes only with an Origin (AADSTS9002327) and refuses one for web
   // (confidential) registrations (AADSTS9002326).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // HTTP/1.1 listener: an accept coroutine per listener, one coroutine per connection on its own
-// strand (plain and TLS share one templated body), per-phase deadlines, limits, graceful drain.
+// strand or single-threaded context (plain and TLS share one templated body), lazy per-phase
+// deadlines, limits, graceful drain.
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -44,7 +45,7 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 using done_channel = asio::experimental::concurrent_channel<void(error_code)>;
 
 // State of one connection shared with the server (drain) and the deadline watchdog. Touched only
-// on the connection's strand.
+// on the connection's executor (a strand, or a single-threaded context).
 //
 // Deadlines are lazy. Starting a phase (idle wait, header read, body read, write) stores a time
 // point; one timer wait per connection checks it. Arming and cancelling a timer per phase cost a
@@ -52,8 +53,8 @@ using done_channel = asio::experimental::concurrent_channel<void(error_code)>;
 // watchdog never sleeps longer than the listener's shortest timeout, so a deadline stored later is
 // never earlier than its expiry and the wait never has to be moved: it only re-arms when it fires.
 struct connection_state : std::enable_shared_from_this<connection_state> {
-  connection_state(const asio::any_io_executor& strand, std::chrono::milliseconds tick)
-      : executor(strand), watchdog(strand), watchdog_tick(tick) {}
+  connection_state(const asio::any_io_executor& serial, std::chrono::milliseconds tick)
+      : executor(serial), watchdog(serial), watchdog_tick(tick) {}
 
   asio::any_io_executor executor;
   asio::steady_timer watchdog;
@@ -143,7 +144,9 @@ struct server_state {
   mutable std::mutex mutex;
   std::vector<std::shared_ptr<listener_state>> listeners;
   std::list<std::shared_ptr<connection_state>> connections;
-  std::shared_ptr<done_channel> all_closed;  // set by shutdown(): signalled when none is left
+  std::shared_ptr<done_channel> all_closed;   // set by shutdown(): signalled when none is left
+  std::vector<asio::any_io_executor> spread;  // single-threaded contexts for connections, or none
+  std::atomic<std::size_t> next_spread{0};
   std::atomic<std::size_t> open{0};
   std::atomic<bool> stopping{false};
 
@@ -168,7 +171,7 @@ struct server_state {
     if (waiter) waiter->try_send(error_code{});
   }
 
-  // Runs `f(state)` on each connection's strand.
+  // Runs `f(state)` on each connection's executor.
   template <class F>
   void for_each_connection(F f) {
     std::lock_guard lock(mutex);
@@ -499,8 +502,10 @@ asio::awaitable<void> run_connection(impl_ptr self, std::shared_ptr<connection_s
 
 asio::awaitable<void> accept_loop(impl_ptr self, std::shared_ptr<listener_state> listener) {
   for (;;) {
-    auto strand = asio::make_strand(self->io);
-    auto [ec, socket] = co_await listener->acceptor.async_accept(strand, tuple_awaitable);
+    const asio::any_io_executor executor =
+        self->spread.empty() ? asio::any_io_executor(asio::make_strand(self->io))
+                             : self->spread[self->next_spread.fetch_add(1) % self->spread.size()];
+    auto [ec, socket] = co_await listener->acceptor.async_accept(executor, tuple_awaitable);
     if (ec) {
       if (ec == asio::error::operation_aborted || self->stopping.load() ||
           !listener->acceptor.is_open()) {
@@ -517,13 +522,12 @@ asio::awaitable<void> accept_loop(impl_ptr self, std::shared_ptr<listener_state>
       socket.close(ignored);
       continue;
     }
-    auto state =
-        std::make_shared<connection_state>(asio::any_io_executor(strand), listener->watchdog_tick);
+    auto state = std::make_shared<connection_state>(executor, listener->watchdog_tick);
     // Counted at accept time, so max_connections and shutdown never miss a connection whose
     // coroutine has not started yet.
     const auto tracked = self->track(state);
     auto slot = state->cancel.slot();
-    asio::co_spawn(strand, run_connection(self, state, tracked, std::move(socket), listener),
+    asio::co_spawn(executor, run_connection(self, state, tracked, std::move(socket), listener),
                    asio::bind_cancellation_slot(slot, asio::detached));
   }
 }
@@ -552,6 +556,10 @@ http_server::~http_server() {
     c.cancel.emit(asio::cancellation_type::terminal);
     if (c.socket != nullptr) close_socket(*c.socket);
   });
+}
+
+void http_server::spread_connections(std::vector<asio::any_io_executor> single_threaded) {
+  impl_->spread = std::move(single_threaded);
 }
 
 boost::system::result<asio::ip::tcp::endpoint> http_server::listen(

@@ -12,7 +12,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -97,6 +99,13 @@ class http_server {
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
+
+  // Connections run on `io`, each on its own strand, unless spread: then each accepted
+  // connection goes, in turn, to one of `single_threaded`, executors of io_contexts that exactly
+  // one thread runs each, and needs no strand there. One context per thread spares every
+  // completion a strand hop and the threads each other's wake-ups (docs/benchmarks.md). Call
+  // before listen().
+  void spread_connections(std::vector<asio::any_io_executor> single_threaded);
 
   // Binds and starts accepting. Returns the bound endpoint (the real port when port was 0).
   boost::system::result<asio::ip::tcp::endpoint> listen(const listener_options& options);
