@@ -81,10 +81,13 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// 16 lowercase hex digits (a request id per request: no printf machinery).
 std::string hex(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4)
+    out[static_cast<std::size_t>(i)] = digits[v & 0xf];
+  return out;
 }
 
 // All Cookie headers of a request as one jar (HTTP/2 proxies may split them, RFC 9113 §8.2.3).
