@@ -2,6 +2,7 @@
 #include "oidc/json.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <new>
@@ -12,7 +13,10 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
 #include <boost/json/memory_resource.hpp>
-#include <boost/json/parse.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
+#include <boost/json/value_stack.hpp>
 
 namespace oidc {
 namespace {
@@ -159,31 +163,86 @@ class bounded_arena final : public json::memory_resource {
   char* end_ = inline_ + sizeof(inline_);
 };
 
-auth_error validate(std::string_view text, const json_limits& limits) {
-  json::parse_options opt;
-  opt.max_depth = limits.max_depth;
-  json::basic_parser<duplicate_check_handler> p(opt);
-  json::error_code ec;
-  const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
-  if (p.handler().duplicate) return auth_error::json_duplicate_member;
-  if (ec == json::error::too_deep) return auth_error::json_too_deep;
-  if (ec || n != text.size()) return auth_error::json_invalid;
-  return auth_error::ok;
-}
+// Builds the document and checks it in the same pass: the duplicate-member check of the base
+// handler, then the value stack that Boost.JSON's own parser uses. (A validation pass before
+// json::parse read every token twice: a tenth of /api/verify's JSON work, docs/benchmarks.md.)
+struct building_handler : duplicate_check_handler {
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+
+  building_handler(unsigned char* temp, std::size_t temp_size)
+      : stack(json::storage_ptr(), temp, temp_size) {}
+
+  json::value_stack stack;
+
+  bool on_array_end(std::size_t n, json::error_code&) {
+    stack.push_array(n);
+    return true;
+  }
+  bool on_object_end(std::size_t n, json::error_code& ec) {
+    if (!duplicate_check_handler::on_object_end(n, ec)) return false;
+    stack.push_object(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t n, json::error_code& ec) {
+    duplicate_check_handler::on_key_part(s, n, ec);
+    stack.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t n, json::error_code& ec) {
+    duplicate_check_handler::on_key(s, n, ec);
+    stack.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    stack.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    stack.push_string(s);
+    return true;
+  }
+  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
+    stack.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
+    stack.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view, json::error_code&) {
+    stack.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) {
+    stack.push_bool(b);
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    stack.push_null();
+    return true;
+  }
+};
 }  // namespace
 
 result<json::value> parse_json(std::string_view text, const json_limits& limits,
                                json::storage_ptr storage) {
   if (text.size() > limits.max_bytes) return auth_error::json_too_large;
-  if (const auto e = validate(text, limits); e != auth_error::ok) return e;
   try {
     json::parse_options opt;
     opt.max_depth = limits.max_depth;
+    // The parser's working stack starts here; larger documents continue on the heap.
+    std::array<unsigned char, 2048> temp;
+    json::basic_parser<building_handler> p(opt, temp.data(), temp.size());
+    p.handler().stack.reset(std::move(storage));
     json::error_code ec;
-    json::value v =
-        json::parse(json::string_view(text.data(), text.size()), ec, std::move(storage), opt);
-    if (ec) return auth_error::json_invalid;
-    return v;
+    const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
+    if (p.handler().duplicate) return auth_error::json_duplicate_member;
+    if (ec == json::error::too_deep) return auth_error::json_too_deep;
+    if (ec || n != text.size()) return auth_error::json_invalid;
+    return p.handler().stack.release();
   } catch (const std::bad_alloc&) {
     return auth_error::json_too_large;
   }

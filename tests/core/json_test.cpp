@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
 
 namespace oidc {
 namespace {
@@ -17,6 +18,28 @@ TEST(BoundedJson, ParsesAStrictObject) {
   EXPECT_EQ(find_int64(*o, "n"), 1);
   EXPECT_EQ(find_string(*o, "n"), nullptr);
   EXPECT_EQ(find_int64(*o, "alg"), std::nullopt);
+}
+
+// The document is built in the same pass as the strictness checks: it must be exactly what
+// Boost.JSON's own parser builds, for every kind of value.
+TEST(BoundedJson, BuildsTheSameDocumentAsBoostJson) {
+  const std::string long_string(5000, 'x');
+  const std::string documents[] = {
+      R"({})",
+      R"([])",
+      R"("just a string")",
+      R"(-12.5e3)",
+      R"({"a":1,"b":-2,"c":18446744073709551615,"d":1.5,"e":true,"f":false,"g":null})",
+      R"({"esc\u00e9":"line\nbreak \"quoted\" \u263a \ud83d\ude00","k\\ey":"\/"})",
+      R"({"outer":{"inner":{"deep":[1,[2,[3,{"x":[]}]],{}]},"list":["a","b"]},"n":[]})",
+      R"([{"a":1},{"a":2},{"b":[true,false,null]}])",
+      "{\"long\":\"" + long_string + "\",\"" + long_string + "\":1}",
+  };
+  for (const auto& text : documents) {
+    auto ours = parse_json(text, json_limits{1 << 20, 16, 0});
+    ASSERT_TRUE(ours) << text;
+    EXPECT_EQ(*ours, boost::json::parse(text)) << text;
+  }
 }
 
 TEST(BoundedJson, RejectsDuplicateMemberNames) {
