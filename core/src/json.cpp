@@ -10,10 +10,10 @@
 #include <vector>
 
 #include <boost/container/small_vector.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
 #include <boost/json/memory_resource.hpp>
-#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
 #include <boost/json/value_stack.hpp>
