@@ -22,15 +22,10 @@ namespace oidc {
 namespace {
 namespace json = boost::json;
 
-// Validates without building: records the member names of every open object in an arena and
-// reports a duplicate when the object closes (sorting its names: O(n log n) however they are
-// chosen). Small documents (every JOSE header) never touch the heap.
+// The duplicate-member check of the building handler below: records the member names of every
+// open object in an arena and reports a duplicate when the object closes (sorting its names:
+// O(n log n) however they are chosen). Small documents (every JOSE header) never touch the heap.
 struct duplicate_check_handler {
-  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
-
   struct key_ref {
     std::size_t offset;
     std::size_t size;
