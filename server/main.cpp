@@ -2,6 +2,7 @@
 // oidc-callback-server: `--config FILE` runs the server, `--check-config` validates and exits,
 // `import-accounts --config FILE CSV` loads accounts into the SQLite account database.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +29,7 @@
 #include "accounts.hpp"
 #include "app.hpp"
 #include "blocking_pool.hpp"
+#include "log_writer.hpp"
 #include "net_metrics.hpp"
 #include "oidc/config.hpp"
 #include "oidc/net/http_client.hpp"
@@ -41,6 +43,7 @@ namespace {
 namespace asio = boost::asio;
 namespace net = oidc::net;
 using oidc::server::app;
+using oidc::server::log_writer;
 
 int usage() {
   std::cerr << "usage: oidc-callback-server --config FILE [--check-config]\n"
@@ -68,7 +71,7 @@ void append_json_escaped(std::string& out, std::string_view v) {
 
 // One JSON line per request, built by hand: a json::object and its serializer per request showed
 // up in the /api/verify profile (docs/benchmarks.md).
-void access_log(const oidc::server::handled_request& h, const net::request& req,
+void access_log(log_writer& log, const oidc::server::handled_request& h, const net::request& req,
                 std::chrono::nanoseconds duration) {
   std::string line;
   line.reserve(192);
@@ -102,17 +105,22 @@ void access_log(const oidc::server::handled_request& h, const net::request& req,
     line += '"';
   }
   line += "}\n";
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  log.append(line);
 }
 
 // A free coroutine taking its arguments by value (GCC 12: no capturing coroutine lambdas).
-asio::awaitable<net::response> serve(app* a, net::request req, net::connection_info conn) {
+// `log` is null when logging.access_log is off.
+asio::awaitable<net::response> serve(app* a, log_writer* log, net::request req,
+                                     net::connection_info conn) {
   const auto start = std::chrono::steady_clock::now();
-  net::request head;  // only the request line and method reach the log
-  head.method(req.method());
+  const auto method = req.method();  // only the method of the request reaches the log
   auto op = a->handle(std::move(req), conn);
   auto handled = co_await std::move(op);
-  access_log(handled, head, std::chrono::steady_clock::now() - start);
+  if (log) {
+    net::request head;
+    head.method(method);
+    access_log(*log, handled, head, std::chrono::steady_clock::now() - start);
+  }
   co_return std::move(handled.response);
 }
 
@@ -181,6 +189,7 @@ asio::awaitable<void> shut_down(net::http_server* server, net::http_server* admi
 // thread), validates them as a whole, and swaps the app's snapshot; a refused configuration
 // leaves the running one serving.
 struct reloader {
+  log_writer* log;
   asio::signal_set* signals;
   oidc::server::blocking_pool* pool;
   app* application;
@@ -203,7 +212,7 @@ struct reloader {
     if (outcome.snapshot) application->replace_snapshot(outcome.snapshot);
     std::string line = oidc::server::reload_log_line(outcome);
     line += '\n';
-    std::fwrite(line.data(), 1, line.size(), stderr);
+    log->write_now(line);
   }
 };
 
@@ -341,16 +350,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   app application(std::move(deps));
+  log_writer log(STDERR_FILENO, config->logging.access_log_flush_interval.count() == 0
+                                    ? 0
+                                    : config->logging.access_log_buffer_bytes);
+  log_writer* access = config->logging.access_log ? &log : nullptr;
   // Installed before any listener reports itself, so a SIGHUP after "listening" is handled.
   asio::signal_set hangup(io, SIGHUP);
-  reloader reload{&hangup, &pool, &application, config_path, config, {}};
+  reloader reload{&log, &hangup, &pool, &application, config_path, config, {}};
   reload.arm();
 
   app* a = &application;
   oidc::server::listener_metrics connection_events(application.metrics());
   net::http_server server(
       io,
-      [a](net::request req, net::connection_info conn) { return serve(a, std::move(req), conn); },
+      [a, access](net::request req, net::connection_info conn) {
+        return serve(a, access, std::move(req), conn);
+      },
       &connection_events);
   server.spread_connections(connection_executors);
   application.metrics().add_open_connections_source(
@@ -389,7 +404,7 @@ int main(int argc, char** argv) {
     const std::string line = R"({"event":"listening","address":")" + bound->address().to_string() +
                              R"(","port":)" + std::to_string(bound->port()) +
                              (l.tls ? R"(,"tls":true})" : "}") + "\n";
-    std::fwrite(line.data(), 1, line.size(), stderr);
+    log.write_now(line);
   }
   std::unique_ptr<net::http_server> admin;
   if (const auto& al = config->metrics.admin_listen) {
@@ -417,13 +432,13 @@ int main(int argc, char** argv) {
     const std::string line = R"({"event":"listening","address":")" + bound->address().to_string() +
                              R"(","port":)" + std::to_string(bound->port()) + R"(,"admin":true})" +
                              "\n";
-    std::fwrite(line.data(), 1, line.size(), stderr);
+    log.write_now(line);
   }
   application.set_ready(true);
   oidc::server::housekeeping_control housekeeping(io.get_executor());
   asio::co_spawn(housekeeping.strand,
                  oidc::server::run_housekeeping(&application, &housekeeping,
-                                                config->timeouts.revocation_purge_interval),
+                                                config->timeouts.revocation_purge_interval, &log),
                  asio::detached);
   // Key sets load in the background (an organisation whose keys are not loaded yet fetches
   // them on first use), then refresh before they expire.
@@ -432,6 +447,16 @@ int main(int argc, char** argv) {
       key_refresh.strand,
       oidc::server::run_key_refresher(&application, &key_refresh, std::chrono::seconds(1)),
       asio::detached);
+
+  oidc::server::housekeeping_control log_flusher(io.get_executor());
+  if (access && config->logging.access_log_flush_interval.count() != 0) {
+    asio::co_spawn(
+        log_flusher.strand,
+        oidc::server::run_log_flusher(&log, &log_flusher,
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          config->logging.access_log_flush_interval)),
+        asio::detached);
+  }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   const auto drain = config->timeouts.shutdown_drain;
@@ -442,15 +467,18 @@ int main(int argc, char** argv) {
   asio::signal_set* hup = &hangup;
   oidc::server::housekeeping_control* chores = &housekeeping;
   oidc::server::housekeeping_control* refresher = &key_refresh;
-  signals.async_wait([&application, srv, admin_srv, drain, cli, iop, hup, chores, refresher](
-                         const boost::system::error_code& ec, int) {
+  oidc::server::housekeeping_control* flusher = &log_flusher;
+  log_writer* logp = &log;
+  signals.async_wait([&application, srv, admin_srv, drain, cli, iop, hup, chores, refresher,
+                      flusher, logp](const boost::system::error_code& ec, int) {
     if (ec) return;
     hup->cancel();
     chores->stop();
     refresher->stop();
+    flusher->stop();
     application.set_ready(false);
-    std::cerr << R"({"event":"shutting_down"})"
-              << "\n";
+    logp->write_now(R"({"event":"shutting_down"})"
+                    "\n");
     asio::co_spawn(*iop, shut_down(srv, admin_srv, drain, cli, iop), asio::detached);
   });
 
@@ -465,7 +493,7 @@ int main(int argc, char** argv) {
   for (auto& w : workers)
     w.join();
   pool.join();
-  std::cerr << R"({"event":"stopped"})"
-            << "\n";
+  log.write_now(R"({"event":"stopped"})"
+                "\n");
   return 0;
 }

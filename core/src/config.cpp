@@ -1002,6 +1002,17 @@ struct config_builder {
     f.finish();
   }
 
+  void parse_logging(const json::value* v) {
+    fields f(diag, v, "logging");
+    auto& l = cfg.logging;
+    if (auto b = f.boolean("access_log")) l.access_log = *b;
+    if (auto d = f.duration("access_log_flush_interval", {0ms, 1min}))
+      l.access_log_flush_interval = *d;
+    if (auto n = f.integer("access_log_buffer_bytes", {0, 16 << 20}))
+      l.access_log_buffer_bytes = static_cast<std::size_t>(*n);
+    f.finish();
+  }
+
   void parse_client_auth(fields& org, organisation_config& o) {
     const json::value* v = org.get("client_auth");
     if (!v) return;
@@ -1609,6 +1620,7 @@ std::vector<std::string> settings_needing_restart(const server_config& running,
   if (running.metrics.organisation_labels != next.metrics.organisation_labels ||
       running.metrics.organisation_cap != next.metrics.organisation_cap)
     out.emplace_back("metrics.organisation_labels");
+  if (running.logging != next.logging) out.emplace_back("logging");
   if (running.accounts.database != next.accounts.database) out.emplace_back("accounts.database");
   if (running.accounts.sqlite_path != next.accounts.sqlite_path)
     out.emplace_back("accounts.sqlite_path");
@@ -1638,6 +1650,7 @@ config_result parse_config(std::string_view json_text, const config_environment&
   b.parse_jwks(top.get("jwks"));
   b.parse_verify(top.get("verify"));
   b.parse_metrics(top.get("metrics"));
+  b.parse_logging(top.get("logging"));
   b.parse_organisations(top.get("organisations"));
   top.finish();
   b.cross_check();

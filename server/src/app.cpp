@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <span>
 
 #include <openssl/crypto.h>
@@ -25,6 +24,7 @@
 #include "error_page.hpp"
 #include "forward_auth.hpp"
 #include "http_params.hpp"
+#include "log_writer.hpp"
 #include "net_metrics.hpp"
 #include "oidc/base64url.hpp"
 #include "oidc/claims.hpp"
@@ -900,7 +900,7 @@ boost::asio::awaitable<result<std::size_t>> app::purge_expired_revocations() {
 }
 
 boost::asio::awaitable<void> run_housekeeping(app* application, housekeeping_control* control,
-                                              std::chrono::milliseconds interval) {
+                                              std::chrono::milliseconds interval, log_writer* log) {
   while (!control->stopped.load()) {
     control->timer().expires_after(interval);
     auto wait = control->timer().async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -913,7 +913,7 @@ boost::asio::awaitable<void> run_housekeeping(app* application, housekeeping_con
                : R"({"event":"revocations_purge_failed","reason":")" +
                      std::string(label(purged.error())) + "\"}\n";
     // Quiet when there was nothing to do.
-    if (!purged || *purged != 0) std::fwrite(line.data(), 1, line.size(), stderr);
+    if (log && (!purged || *purged != 0)) log->write_now(line);
   }
 }
 

@@ -170,10 +170,12 @@ struct housekeeping_control {
   std::shared_ptr<boost::asio::steady_timer> timer_;
 };
 
+class log_writer;
+
 // Runs the app's housekeeping every `interval` (timeouts.revocation_purge_interval) until
-// control->stop(); failures are logged and retried at the next interval.
+// control->stop(); failures are logged to `log` (when not null) and retried at the next interval.
 boost::asio::awaitable<void> run_housekeeping(app* application, housekeeping_control* control,
-                                              std::chrono::milliseconds interval);
+                                              std::chrono::milliseconds interval, log_writer* log);
 
 // Runs app::refresh_keys at once (the background preload) and then every `tick` until
 // control->stop().

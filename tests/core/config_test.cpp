@@ -308,6 +308,10 @@ TEST(ConfigParsing, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_FALSE(c.metrics.admin_listen);
   EXPECT_TRUE(c.session.signing_keys[0].kid.empty());
   EXPECT_EQ(c.session.clock_skew, 30s);
+  EXPECT_EQ(c.logging, logging_config{});
+  EXPECT_TRUE(c.logging.access_log);
+  EXPECT_EQ(c.logging.access_log_flush_interval, 1s);
+  EXPECT_EQ(c.logging.access_log_buffer_bytes, 65536u);
 
   ASSERT_EQ(c.organisations().size(), 1u);
   const auto& o = c.organisations()[0];
@@ -429,6 +433,14 @@ const mistake kMistakes[] = {
      "must be at most 5m"},
     {"ZeroHeaderTimeout", "timeouts/header_read", R"("0s")", "timeouts.header_read",
      "must be between 1ms and 5m"},
+    {"LogFlushIntervalTooLong", "logging", R"({"access_log_flush_interval": "2m"})",
+     "logging.access_log_flush_interval", "must be between 0s and 1m"},
+    {"LogBufferTooLarge", "logging", R"({"access_log_buffer_bytes": 99999999})",
+     "logging.access_log_buffer_bytes", "must be an integer from 0 to 16777216"},
+    {"AccessLogNotBoolean", "logging", R"({"access_log": "off"})", "logging.access_log",
+     "must be true or false"},
+    {"UnknownLoggingField", "logging", R"({"access_logs": false})", "logging.access_logs",
+     "unknown field"},
     {"SkewTooLarge", "organisations/0/clock_skew", R"("10m")", "organisations[0].clock_skew",
      "must be between 0s and 5m"},
     {"UpstreamTotalShorterThanConnect", "timeouts/upstream_total", R"("1s")",
@@ -868,6 +880,21 @@ TEST(ConfigReload, ReportsSettingsThatNeedARestart) {
   EXPECT_EQ(settings_needing_restart(**a, **b),
             (std::vector<std::string>{"server.listen", "server.io_threads"}));
   EXPECT_TRUE(settings_needing_restart(**a, **a).empty());
+}
+
+TEST(ConfigParsing, LoggingSettingsAreReadAndNeedARestart) {
+  auto doc = minimal();
+  set(doc, "logging", json::parse(R"({"access_log": false, "access_log_flush_interval": "0s",
+                      "access_log_buffer_bytes": 4096})"));
+  const auto r = parse(doc);
+  const server_config& c = ok(r);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(c.logging.access_log);
+  EXPECT_EQ(c.logging.access_log_flush_interval, 0s);
+  EXPECT_EQ(c.logging.access_log_buffer_bytes, 4096u);
+  const auto defaults = parse(minimal());
+  ASSERT_TRUE(defaults.has_value());
+  EXPECT_EQ(settings_needing_restart(**defaults, c), (std::vector<std::string>{"logging"}));
 }
 
 TEST(ConfigIpNetworks, MatchAddressesIncludingIpv4MappedPeers) {

@@ -274,8 +274,8 @@ TEST_F(LoginFlowTest, HousekeepingPurgesPeriodicallyUntilCancelled) {
   ASSERT_EQ(post_logout(session, "same-origin", {}).response.result_int(), 302u);
   clock_offset_s_.store(std::chrono::seconds(9h).count());
   housekeeping_control control(io_.get_executor());
-  auto done =
-      asio::co_spawn(control.strand, run_housekeeping(app_.get(), &control, 5ms), asio::use_future);
+  auto done = asio::co_spawn(control.strand, run_housekeeping(app_.get(), &control, 5ms, nullptr),
+                             asio::use_future);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (revocation_rows(*db_) != 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(5ms);

@@ -162,6 +162,13 @@ class server_process {
     return port;
   }
 
+  // Whether `needle` appears in the output within `limit`.
+  bool wait_for_output(std::string_view needle, std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit,
+                             [&] { return output_.find(needle) != std::string::npos; });
+  }
+
   // The exit code, or -1 (the process is then killed) when it does not exit within `limit`.
   int wait_exit(std::chrono::milliseconds limit) {
     const auto deadline = steady::now() + limit;

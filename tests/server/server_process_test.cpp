@@ -111,6 +111,59 @@ TEST_F(ServerProcessTest, AccessLogHasOneJsonLinePerRequestAndNoSecrets) {
     EXPECT_EQ(out.find(secret), std::string::npos) << secret << " leaked into:\n" << out;
 }
 
+// Access-log lines reach stderr within logging.access_log_flush_interval while the server runs
+// (no shutdown needed), after the events written before them.
+TEST_F(ServerProcessTest, AccessLogIsWrittenWithinTheFlushInterval) {
+  server_process p;
+  ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
+                                       R"("logging": {"access_log_flush_interval": "20ms"},)")));
+  const auto port = p.wait_for_port(10s);
+  ASSERT_NE(port, 0) << p.output();
+  auto r =
+      round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << r.data.substr(0, 200);
+  EXPECT_TRUE(p.wait_for_output(R"("route":"healthz")", 10s)) << p.output();
+  const std::string out = p.output();
+  EXPECT_LT(out.find(R"({"event":"listening")"), out.find(R"("route":"healthz")"));
+  p.send_signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
+}
+
+// logging.access_log false: events only. The longest flush interval still loses nothing at
+// shutdown (checked by AccessLogHasOneJsonLinePerRequestAndNoSecrets with the default 1 s).
+TEST_F(ServerProcessTest, AccessLogCanBeSwitchedOff) {
+  server_process p;
+  ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
+                                       R"("logging": {"access_log": false},)")));
+  const auto port = p.wait_for_port(10s);
+  ASSERT_NE(port, 0) << p.output();
+  auto r =
+      round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << r.data.substr(0, 200);
+  p.send_signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
+  const std::string out = p.output();
+  EXPECT_NE(out.find(R"({"event":"stopped"})"), std::string::npos) << out;
+  EXPECT_EQ(out.find(R"("route":)"), std::string::npos) << out;
+}
+
+TEST_F(ServerProcessTest, AccessLogHeldForALongIntervalIsWrittenAtShutdown) {
+  server_process p;
+  ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
+                                       R"("logging": {"access_log_flush_interval": "1m"},)")));
+  const auto port = p.wait_for_port(10s);
+  ASSERT_NE(port, 0) << p.output();
+  auto r =
+      round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << r.data.substr(0, 200);
+  p.send_signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
+  const std::string out = p.output();
+  const auto line = out.find(R"("route":"healthz")");
+  ASSERT_NE(line, std::string::npos) << out;
+  EXPECT_LT(out.find(R"({"event":"shutting_down"})"), out.find(R"({"event":"stopped"})"));
+}
+
 TEST_F(ServerProcessTest, SlowlorisIsCutOffAtTheConfiguredHeaderDeadline) {
   server_process p;
   ASSERT_TRUE(p.start(write_config(R"("header_read": "300ms", "shutdown_drain": "1s")")));

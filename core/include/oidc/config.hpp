@@ -222,6 +222,16 @@ struct metrics_config {
   bool operator==(const metrics_config&) const = default;
 };
 
+// The server's log lines on stderr (restart-only).
+struct logging_config {
+  bool access_log = true;  // one JSON line per request
+  // Access-log lines are gathered and written this often, or when the buffer fills; events are
+  // written at once. 0 writes every line at once.
+  config_duration access_log_flush_interval = std::chrono::seconds(1);
+  std::size_t access_log_buffer_bytes = 64 * 1024;
+  bool operator==(const logging_config&) const = default;
+};
+
 enum class provider_t : std::uint8_t { entra, oidc };
 enum class client_auth_method : std::uint8_t { none, client_secret_post, private_key_jwt };
 
@@ -292,6 +302,7 @@ class server_config {
   jwks_config jwks;
   verify_config verify;
   metrics_config metrics;
+  logging_config logging;
 
   std::span<const organisation_config> organisations() const noexcept { return organisations_; }
   const organisation_config* find_organisation(std::string_view name) const noexcept;
