@@ -210,6 +210,46 @@ void BM_SealedCookieOpen(benchmark::State& state) {
   }
 }
 
+// Session-token signing (ES256, once per login): our path (a context prepared once per key and
+// copied per signature, JSON serialised, base64url) against the floor of one EVP_PKEY_CTX reused
+// for EVP_PKEY_sign over a ready SHA-256 digest (what `openssl speed ecdsap256` times).
+void BM_ES256_SignCompactPrepared(benchmark::State& state) {
+  const auto& key = es256().keys[3];
+  const evp_md_ctx_ptr prepared = make_sign_context(key.private_key.get(), jws_alg::ES256);
+  const boost::json::object header{{"alg", "ES256"}, {"kid", key.kid}, {"typ", "JWT"}};
+  const boost::json::object payload = id_token_payload();
+  for (auto _ : state) {
+    auto r = sign_compact_prepared(header, payload, prepared.get(), jws_alg::ES256);
+    if (!r) state.SkipWithError("sign failed");
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+void BM_ES256_BarePkeySignReusedContext(benchmark::State& state) {
+  EVP_PKEY* pkey = es256().keys[3].private_key.get();
+  evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) state.SkipWithError("sign init failed");
+  unsigned char digest[32];
+  unsigned int digest_len = 0;
+  const std::string& input = es256().signing_input;
+  EVP_Digest(input.data(), input.size(), digest, &digest_len, EVP_sha256(), nullptr);
+  unsigned char sig[128];
+  for (auto _ : state) {
+    std::size_t len = sizeof sig;
+    if (EVP_PKEY_sign(ctx.get(), sig, &len, digest, digest_len) != 1)
+      state.SkipWithError("sign failed");
+    benchmark::DoNotOptimize(sig);
+  }
+}
+
+void BM_RandomToken32(benchmark::State& state) {
+  openssl_random rng;
+  for (auto _ : state) {
+    auto t = random_token(rng, 32);
+    benchmark::DoNotOptimize(t);
+  }
+}
+
 BENCHMARK(BM_RS256_BareEvpDigestVerify);
 BENCHMARK(BM_RS256_BarePreparedContext);
 BENCHMARK(BM_RS256_VerifyJws);
@@ -220,6 +260,9 @@ BENCHMARK(BM_RS256_VerifyIdTokenWithClaims);
 BENCHMARK(BM_ParseAndCheckClaimsWithoutSignature);
 BENCHMARK(BM_Base64UrlDecode)->Arg(64)->Arg(1024)->Arg(16384);
 BENCHMARK(BM_SealedCookieOpen);
+BENCHMARK(BM_ES256_SignCompactPrepared);
+BENCHMARK(BM_ES256_BarePkeySignReusedContext);
+BENCHMARK(BM_RandomToken32);
 
 // Prints the runs as usual, then the API/bare ratios from the same process.
 class ratio_reporter : public benchmark::ConsoleReporter {

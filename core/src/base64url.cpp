@@ -58,22 +58,25 @@ result<std::string> base64url_decode(std::string_view in) {
 }
 
 std::string base64url_encode(std::span<const std::uint8_t> in) {
-  std::string out;
-  out.reserve(base64url_encoded_size(in.size()));
+  // Sized once and written through a pointer: push_back's capacity check per character showed
+  // in the login profile (session tokens, sealed cookies, signatures).
+  std::string out(base64url_encoded_size(in.size()), '\0');
+  char* o = out.data();
   std::size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
     const std::uint32_t v = std::uint32_t{in[i]} << 16 | std::uint32_t{in[i + 1]} << 8 | in[i + 2];
-    out.push_back(kAlphabet[v >> 18 & 63]);
-    out.push_back(kAlphabet[v >> 12 & 63]);
-    out.push_back(kAlphabet[v >> 6 & 63]);
-    out.push_back(kAlphabet[v & 63]);
+    o[0] = kAlphabet[v >> 18 & 63];
+    o[1] = kAlphabet[v >> 12 & 63];
+    o[2] = kAlphabet[v >> 6 & 63];
+    o[3] = kAlphabet[v & 63];
+    o += 4;
   }
   if (const std::size_t rem = in.size() - i; rem != 0) {
     std::uint32_t v = std::uint32_t{in[i]} << 16;
     if (rem == 2) v |= std::uint32_t{in[i + 1]} << 8;
-    out.push_back(kAlphabet[v >> 18 & 63]);
-    out.push_back(kAlphabet[v >> 12 & 63]);
-    if (rem == 2) out.push_back(kAlphabet[v >> 6 & 63]);
+    *o++ = kAlphabet[v >> 18 & 63];
+    *o++ = kAlphabet[v >> 12 & 63];
+    if (rem == 2) *o++ = kAlphabet[v >> 6 & 63];
   }
   return out;
 }

@@ -48,6 +48,7 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 using wake_channel = asio::experimental::concurrent_channel<void(error_code)>;
 
 constexpr std::uint32_t response_header_limit = 64 * 1024;
+constexpr std::size_t kResponseReadBytes = 16 * 1024;
 
 struct connection {
   explicit connection(asio::any_io_executor s) : strand(std::move(s)) {}
@@ -242,7 +243,10 @@ asio::awaitable<exchange_result> write_and_read(impl_ptr self, Stream& stream,
     co_return out;
   }
 
+  // Reads of 16 KiB from the first: an unreserved flat_buffer starts at 512 bytes and grows, one
+  // recv per step (8 for a token response over plain HTTP).
   beast::flat_buffer buffer;
+  buffer.reserve(kResponseReadBytes);
   http::response_parser<http::string_body> parser;
   parser.header_limit(response_header_limit);
   parser.body_limit(self->options.max_response_bytes);
