@@ -16,9 +16,9 @@ namespace oidc::server {
 struct housekeeping_control;
 
 // The server's JSON log lines (access log and events) on one file descriptor, stderr in the
-// server. Access-log lines gather in memory and leave in one write(2) per flush: one unbuffered
-// stderr write per request, under stdio's lock that both I/O threads contend for, cost about a
-// fifth of the /api/verify throughput (docs/benchmarks.md). Events are written at once, after the
+// server. Access-log lines gather in memory and leave in one write(2) per flush instead of one
+// unbuffered stderr write per request under stdio's lock, which both I/O threads contend for
+// (docs/benchmarks.md). Events are written at once, after the
 // lines gathered before them. Lines stay whole and in the order their append finished. The
 // buffer is bounded: an append that fills it writes it out on the calling thread, so a slow log
 // reader slows requests instead of growing memory.
