@@ -293,6 +293,9 @@ int main(int argc, char** argv) {
   }
 
   raise_nofile_limit();
+  // A log reader that went away (a crashed shipper on the other end of stderr) must not kill the
+  // server: writes then fail with EPIPE and log_writer drops them. Sockets send with MSG_NOSIGNAL.
+  std::signal(SIGPIPE, SIG_IGN);
   const unsigned threads = config->server.io_threads != 0
                                ? config->server.io_threads
                                : std::max(1u, std::thread::hardware_concurrency());

@@ -102,6 +102,10 @@ class server_process {
     if (reader_.joinable()) reader_.join();
   }
 
+  // The reader closes the output pipe once a whole line containing `marker` came (a log shipper
+  // that died): call before start().
+  void close_output_after(std::string marker) { close_after_ = std::move(marker); }
+
   bool start(const std::string& config) {
     const std::string bin = kBinary.string();
     int fds[2];
@@ -126,6 +130,10 @@ class server_process {
         std::lock_guard lock(mutex_);
         output_.append(buf, static_cast<std::size_t>(n));
         changed_.notify_all();
+        if (!close_after_.empty()) {
+          const auto at = output_.find(close_after_);
+          if (at != std::string::npos && output_.find('\n', at) != std::string::npos) break;
+        }
       }
       ::close(fd);
     });
@@ -198,6 +206,7 @@ class server_process {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::string output_;
+  std::string close_after_;
 };
 
 inline int connect_loopback(std::uint16_t port) {

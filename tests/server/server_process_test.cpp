@@ -147,6 +147,24 @@ TEST_F(ServerProcessTest, AccessLogCanBeSwitchedOff) {
   EXPECT_EQ(out.find(R"("route":)"), std::string::npos) << out;
 }
 
+// The process reading the server's stderr goes away (a crashed log shipper): log writes fail
+// with EPIPE and are dropped; SIGPIPE must not kill the server.
+TEST_F(ServerProcessTest, KeepsServingWhenItsLogReaderIsGone) {
+  server_process p;
+  p.close_output_after(R"({"event":"listening")");
+  ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
+                                       R"("logging": {"access_log_flush_interval": "0s"},)")));
+  const auto port = p.wait_for_port(10s);
+  ASSERT_NE(port, 0) << p.output();
+  for (int i = 0; i < 3; ++i) {
+    auto r = round_trip(port,
+                        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << i << ": " << r.data.substr(0, 200);
+  }
+  p.send_signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10s), 0);
+}
+
 TEST_F(ServerProcessTest, AccessLogHeldForALongIntervalIsWrittenAtShutdown) {
   server_process p;
   ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
