@@ -157,8 +157,8 @@ TEST_F(ServerProcessTest, KeepsServingWhenItsLogReaderIsGone) {
   const auto port = p.wait_for_port(10s);
   ASSERT_NE(port, 0) << p.output();
   for (int i = 0; i < 3; ++i) {
-    auto r = round_trip(port,
-                        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    auto r =
+        round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << i << ": " << r.data.substr(0, 200);
   }
   p.send_signal(SIGTERM);
