@@ -111,17 +111,29 @@ TEST_F(ServerProcessTest, AccessLogHasOneJsonLinePerRequestAndNoSecrets) {
     EXPECT_EQ(out.find(secret), std::string::npos) << secret << " leaked into:\n" << out;
 }
 
+// The logging tests: a server with `logging` settings, on its port; one GET /healthz answered.
+class LoggingProcessTest : public ServerProcessTest {
+ protected:
+  std::uint16_t start(server_process& p, const std::string& logging) {
+    if (!p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
+                                  R"("logging": )" + logging + ",")))
+      return 0;
+    return p.wait_for_port(10s);
+  }
+  static void expect_healthz(std::uint16_t port) {
+    auto r =
+        round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << r.data.substr(0, 200);
+  }
+};
+
 // Access-log lines reach stderr within logging.access_log_flush_interval while the server runs
 // (no shutdown needed), after the events written before them.
-TEST_F(ServerProcessTest, AccessLogIsWrittenWithinTheFlushInterval) {
+TEST_F(LoggingProcessTest, AccessLogIsWrittenWithinTheFlushInterval) {
   server_process p;
-  ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
-                                       R"("logging": {"access_log_flush_interval": "20ms"},)")));
-  const auto port = p.wait_for_port(10s);
+  const auto port = start(p, R"({"access_log_flush_interval": "20ms"})");
   ASSERT_NE(port, 0) << p.output();
-  auto r =
-      round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-  EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << r.data.substr(0, 200);
+  expect_healthz(port);
   EXPECT_TRUE(p.wait_for_output(R"("route":"healthz")", 10s)) << p.output();
   const std::string out = p.output();
   EXPECT_LT(out.find(R"({"event":"listening")"), out.find(R"("route":"healthz")"));
@@ -129,17 +141,12 @@ TEST_F(ServerProcessTest, AccessLogIsWrittenWithinTheFlushInterval) {
   EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
 }
 
-// logging.access_log false: events only. The longest flush interval still loses nothing at
-// shutdown (checked by AccessLogHasOneJsonLinePerRequestAndNoSecrets with the default 1 s).
-TEST_F(ServerProcessTest, AccessLogCanBeSwitchedOff) {
+// logging.access_log false: events only.
+TEST_F(LoggingProcessTest, AccessLogCanBeSwitchedOff) {
   server_process p;
-  ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
-                                       R"("logging": {"access_log": false},)")));
-  const auto port = p.wait_for_port(10s);
+  const auto port = start(p, R"({"access_log": false})");
   ASSERT_NE(port, 0) << p.output();
-  auto r =
-      round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-  EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << r.data.substr(0, 200);
+  expect_healthz(port);
   p.send_signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
   const std::string out = p.output();
@@ -149,37 +156,27 @@ TEST_F(ServerProcessTest, AccessLogCanBeSwitchedOff) {
 
 // The process reading the server's stderr goes away (a crashed log shipper): log writes fail
 // with EPIPE and are dropped; SIGPIPE must not kill the server.
-TEST_F(ServerProcessTest, KeepsServingWhenItsLogReaderIsGone) {
+TEST_F(LoggingProcessTest, KeepsServingWhenItsLogReaderIsGone) {
   server_process p;
   p.close_output_after(R"({"event":"listening")");
-  ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
-                                       R"("logging": {"access_log_flush_interval": "0s"},)")));
-  const auto port = p.wait_for_port(10s);
+  const auto port = start(p, R"({"access_log_flush_interval": "0s"})");
   ASSERT_NE(port, 0) << p.output();
-  for (int i = 0; i < 3; ++i) {
-    auto r =
-        round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << i << ": " << r.data.substr(0, 200);
-  }
+  for (int i = 0; i < 3; ++i)
+    expect_healthz(port);
   p.send_signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(10s), 0);
 }
 
-TEST_F(ServerProcessTest, AccessLogHeldForALongIntervalIsWrittenAtShutdown) {
+// The longest flush interval loses nothing at a clean shutdown.
+TEST_F(LoggingProcessTest, AccessLogHeldForALongIntervalIsWrittenAtShutdown) {
   server_process p;
-  ASSERT_TRUE(p.start(write_dev_config(dir_, R"("shutdown_drain": "1s")", {}, {},
-                                       R"("logging": {"access_log_flush_interval": "1m"},)")));
-  const auto port = p.wait_for_port(10s);
+  const auto port = start(p, R"({"access_log_flush_interval": "1m"})");
   ASSERT_NE(port, 0) << p.output();
-  auto r =
-      round_trip(port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-  EXPECT_TRUE(r.data.starts_with("HTTP/1.1 200")) << r.data.substr(0, 200);
+  expect_healthz(port);
   p.send_signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
   const std::string out = p.output();
-  const auto line = out.find(R"("route":"healthz")");
-  ASSERT_NE(line, std::string::npos) << out;
-  EXPECT_LT(out.find(R"({"event":"shutting_down"})"), out.find(R"({"event":"stopped"})"));
+  EXPECT_NE(out.find(R"("route":"healthz")"), std::string::npos) << out;
 }
 
 TEST_F(ServerProcessTest, SlowlorisIsCutOffAtTheConfiguredHeaderDeadline) {
