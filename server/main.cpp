@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -32,6 +31,7 @@
 #include "log_writer.hpp"
 #include "net_metrics.hpp"
 #include "oidc/config.hpp"
+#include "oidc/json.hpp"
 #include "oidc/net/http_client.hpp"
 #include "oidc/net/http_server.hpp"
 #include "reload.hpp"
@@ -51,25 +51,8 @@ int usage() {
   return 2;
 }
 
-// One JSON line per request: what operators need, never codes, tokens, verifiers or cookies.
-// JSON string content: the values here are route names, labels, ids, organisation names and
-// method tokens, but escaping keeps the line valid whatever a future field carries.
-void append_json_escaped(std::string& out, std::string_view v) {
-  for (const char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-}
-
-// One JSON line per request, built by hand: a json::object and its serializer per request showed
+// One JSON line per request (what operators need, never codes, tokens, verifiers or cookies),
+// built by hand: a json::object and its serializer per request showed
 // up in the /api/verify profile (docs/benchmarks.md).
 void access_log(log_writer& log, const oidc::server::handled_request& h, const net::request& req,
                 std::chrono::nanoseconds duration) {
@@ -80,11 +63,11 @@ void access_log(log_writer& log, const oidc::server::handled_request& h, const n
                              std::chrono::system_clock::now().time_since_epoch())
                              .count());
   line += R"(,"request_id":")";
-  append_json_escaped(line, h.request_id);
+  oidc::append_json_string_content(line, h.request_id);
   line += R"(","method":")";
-  append_json_escaped(line, std::string_view(req.method_string()));
+  oidc::append_json_string_content(line, std::string_view(req.method_string()));
   line += R"(","route":")";
-  append_json_escaped(line, oidc::metrics::label(h.route));
+  oidc::append_json_string_content(line, oidc::metrics::label(h.route));
   line += R"(","status":)";
   line += std::to_string(h.response.result_int());
   line += R"(,"duration_us":)";
@@ -96,12 +79,12 @@ void access_log(log_writer& log, const oidc::server::handled_request& h, const n
   }
   if (!h.organisation.empty()) {
     line += R"(,"org":")";
-    append_json_escaped(line, h.organisation);
+    oidc::append_json_string_content(line, h.organisation);
     line += '"';
   }
   if (h.reason != oidc::auth_error::ok) {
     line += R"(,"reason":")";
-    append_json_escaped(line, oidc::label(h.reason));
+    oidc::append_json_string_content(line, oidc::label(h.reason));
     line += '"';
   }
   line += "}\n";

@@ -263,6 +263,22 @@ result<json::object> parse_json_object(std::string_view text, const json_limits&
   return std::move(v->get_object());
 }
 
+void append_json_string_content(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      const char escaped[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+      out.append(escaped, sizeof escaped);
+    } else {
+      out += c;
+    }
+  }
+}
+
 const json::string* find_string(const json::object& o, std::string_view key) noexcept {
   const auto* v = o.if_contains(json::string_view(key.data(), key.size()));
   return v ? v->if_string() : nullptr;

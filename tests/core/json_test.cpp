@@ -93,5 +93,25 @@ TEST(BoundedJson, BuildsIntoACallerSuppliedResource) {
   EXPECT_EQ(*find_string(*o, "kid"), "abc");
 }
 
+// Hand-written JSON lines (access log, driver report) stay valid JSON whatever the text holds.
+TEST(JsonStringContent, EscapesQuotesBackslashesAndControlCharacters) {
+  const std::string_view text("a\"b\\c\n\x01\x1f\x7f \xc3\xa9", 12);
+  std::string out = "\"";
+  append_json_string_content(out, text);
+  out += '"';
+  EXPECT_EQ(out, std::string_view("\"a\\\"b\\\\c\\u000a\\u0001\\u001f\x7f \xc3\xa9\"", 31));
+  EXPECT_EQ(boost::json::parse(out).as_string(), text);
+}
+
+TEST(JsonStringContent, EveryAsciiByteRoundTripsThroughAParser) {
+  std::string text;
+  for (int c = 1; c < 0x80; ++c)
+    text += static_cast<char>(c);
+  std::string out = "\"";
+  append_json_string_content(out, text);
+  out += '"';
+  EXPECT_EQ(boost::json::parse(out).as_string(), text);
+}
+
 }  // namespace
 }  // namespace oidc

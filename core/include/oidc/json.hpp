@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/json/storage_ptr.hpp>
@@ -45,5 +46,10 @@ result<boost::json::object> parse_json_object(std::string_view text, const json_
 // Typed member access without exceptions or copies.
 const boost::json::string* find_string(const boost::json::object& o, std::string_view key) noexcept;
 std::optional<std::int64_t> find_int64(const boost::json::object& o, std::string_view key) noexcept;
+
+// Appends `text` as the content of a JSON string (no quotes): '"' and '\\' escaped, control
+// characters as \u00XX; other bytes verbatim (UTF-8 stays UTF-8). For JSON lines written by hand
+// (the access log, the load driver's report) where a serializer per line costs too much.
+void append_json_string_content(std::string& out, std::string_view text);
 
 }  // namespace oidc

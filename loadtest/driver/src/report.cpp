@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "oidc/json.hpp"
+
 namespace oidc::loadtest {
 namespace {
 
@@ -34,18 +36,7 @@ double per_second(std::uint64_t n, double seconds) {
 // A JSON string literal; reasons and step names are plain identifiers, but escape anyway.
 std::string quoted(std::string_view text) {
   std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
+  oidc::append_json_string_content(out, text);
   return out + "\"";
 }
 
