@@ -54,7 +54,7 @@ int usage() {
 // One JSON line per request (what operators need, never codes, tokens, verifiers or cookies),
 // built by hand: a json::object and its serializer per request showed
 // up in the /api/verify profile (docs/benchmarks.md).
-void access_log(log_writer& log, const oidc::server::handled_request& h, const net::request& req,
+void access_log(log_writer& log, const oidc::server::handled_request& h, std::string_view method,
                 std::chrono::nanoseconds duration) {
   std::string line;
   line.reserve(192);
@@ -65,7 +65,7 @@ void access_log(log_writer& log, const oidc::server::handled_request& h, const n
   line += R"(,"request_id":")";
   oidc::append_json_string_content(line, h.request_id);
   line += R"(","method":")";
-  oidc::append_json_string_content(line, std::string_view(req.method_string()));
+  oidc::append_json_string_content(line, method);
   line += R"(","route":")";
   oidc::append_json_string_content(line, oidc::metrics::label(h.route));
   line += R"(","status":)";
@@ -96,13 +96,18 @@ void access_log(log_writer& log, const oidc::server::handled_request& h, const n
 asio::awaitable<net::response> serve(app* a, log_writer* log, net::request req,
                                      net::connection_info conn) {
   const auto start = std::chrono::steady_clock::now();
-  const auto method = req.method();  // only the method of the request reaches the log
+  // Only the method of the request reaches the log: a static name, or a copy of an unknown
+  // method's token (a request of its own would throw on verb::unknown).
+  const auto verb = req.method();
+  const std::string unknown_method =
+      verb == boost::beast::http::verb::unknown ? std::string(req.method_string()) : std::string();
   auto op = a->handle(std::move(req), conn);
   auto handled = co_await std::move(op);
   if (log) {
-    net::request head;
-    head.method(method);
-    access_log(*log, handled, head, std::chrono::steady_clock::now() - start);
+    const std::string_view method = verb == boost::beast::http::verb::unknown
+                                        ? std::string_view(unknown_method)
+                                        : std::string_view(boost::beast::http::to_string(verb));
+    access_log(*log, handled, method, std::chrono::steady_clock::now() - start);
   }
   co_return std::move(handled.response);
 }

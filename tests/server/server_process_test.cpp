@@ -167,6 +167,22 @@ TEST_F(LoggingProcessTest, KeepsServingWhenItsLogReaderIsGone) {
   EXPECT_EQ(p.wait_exit(10s), 0);
 }
 
+// A method Beast does not know (verb::unknown) is routed like any other and logged by its
+// token; the access log once rebuilt a request from the verb, which threw and answered 500.
+TEST_F(LoggingProcessTest, UnknownMethodIsAnsweredAndLoggedByName) {
+  server_process p;
+  const auto port = start(p, R"({"access_log_flush_interval": "1s"})");
+  ASSERT_NE(port, 0) << p.output();
+  auto r =
+      round_trip(port, "FOO /api/verify HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(r.data.starts_with("HTTP/1.1 401")) << r.data.substr(0, 200);
+  p.send_signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
+  const auto v = access_line(p.output(), "verify");
+  EXPECT_EQ(v.at("method").as_string(), "FOO");
+  EXPECT_EQ(v.at("status").as_int64(), 401);
+}
+
 // The longest flush interval loses nothing at a clean shutdown.
 TEST_F(LoggingProcessTest, AccessLogHeldForALongIntervalIsWrittenAtShutdown) {
   server_process p;
