@@ -265,16 +265,25 @@ result<json::object> parse_json_object(std::string_view text, const json_limits&
 
 void append_json_string_content(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      const char escaped[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+  const auto plain = [](char c) {
+    return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+  };
+  // Runs of bytes that need no escape are appended whole: one append per run, not per byte.
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p != end) {
+    const char* run = p;
+    while (p != end && plain(*p))
+      ++p;
+    out.append(run, static_cast<std::size_t>(p - run));
+    if (p == end) break;
+    const auto u = static_cast<unsigned char>(*p++);
+    if (u == '"' || u == '\\') {
+      const char escaped[] = {'\\', static_cast<char>(u)};
       out.append(escaped, sizeof escaped);
     } else {
-      out += c;
+      const char escaped[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+      out.append(escaped, sizeof escaped);
     }
   }
 }

@@ -373,6 +373,9 @@ result<void> verify_signature(const jwk& key, jws_alg alg, std::string_view sign
   }
   if (!ctx) ctx = init_verify_context(key.pkey.get(), alg);
   if (!ctx) return fail(auth_error::internal_error);
+  // This context verifies once: without the flag EVP_DigestVerifyFinal duplicates the signature
+  // context again to keep this one reusable (an allocation-heavy copy per verification).
+  EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
   if (EVP_DigestVerify(ctx.get(), sig, sig_len,
                        reinterpret_cast<const unsigned char*>(signing_input.data()),
                        signing_input.size()) != 1) {
@@ -486,6 +489,7 @@ result<std::string> sign_compact_prepared(const json::object& header, const json
   if (!prepared || !name || view(*name) != alg_name(alg)) return auth_error::internal_error;
   evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), prepared) != 1) return fail(auth_error::internal_error);
+  EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);  // signs once (see verify_signature)
   EVP_PKEY* key = EVP_PKEY_CTX_get0_pkey(EVP_MD_CTX_get_pkey_ctx(ctx.get()));
   if (!key) return fail(auth_error::internal_error);
   std::string signing_input =

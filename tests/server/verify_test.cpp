@@ -133,9 +133,16 @@ TEST_F(VerifyTest, AccessTokenOfTheOrganisationIsAcceptedWithIdentityHeaders) {
   EXPECT_EQ(h.response["X-Auth-Name"], "Ada Lovelace");
   EXPECT_EQ(h.response["X-Auth-Scopes"], "access_as_user");
   EXPECT_EQ(h.response[http::field::cache_control], "no-store");
+  // The body carries the same identity, member for member (rendered by hand, so checked whole).
   const auto body = json::parse(h.response.body()).as_object();
-  EXPECT_EQ(body.at("kind").as_string(), "access_token");
+  EXPECT_EQ(body.size(), 8u) << h.response.body();
+  EXPECT_EQ(body.at("sub").as_string(), kAdaOid);
   EXPECT_EQ(body.at("org").as_string(), "acme");
+  EXPECT_EQ(body.at("tid").as_string(), kTenant);
+  EXPECT_EQ(body.at("email").as_string(), "ada@acme.example");
+  EXPECT_EQ(body.at("name").as_string(), "Ada Lovelace");
+  EXPECT_EQ(body.at("scopes").as_string(), "access_as_user");
+  EXPECT_EQ(body.at("kind").as_string(), "access_token");
   EXPECT_EQ(body.at("exp").as_int64(), part(token, 1).at("exp").as_int64());
 }
 
