@@ -125,15 +125,21 @@ asio::awaitable<net::response> serve_admin(app* a, net::request req, net::connec
     route = oidc::metrics::route::metrics;
     res = a->metrics_response(req.version(), req.keep_alive());
   } else {
-    const bool healthz = get && path == "/healthz";
-    const bool readyz = get && path == "/readyz";
-    route = healthz  ? oidc::metrics::route::healthz
-            : readyz ? oidc::metrics::route::readyz
-                     : oidc::metrics::route::not_found;
+    const bool healthz = path == "/healthz";
+    const bool readyz = path == "/readyz";
+    route = healthz              ? oidc::metrics::route::healthz
+            : readyz             ? oidc::metrics::route::readyz
+            : path == "/metrics" ? oidc::metrics::route::metrics
+                                 : oidc::metrics::route::not_found;
     res.version(req.version());
     res.set(boost::beast::http::field::content_type, "text/plain; charset=utf-8");
     res.set(boost::beast::http::field::cache_control, "no-store");
-    if (healthz) {
+    if (route != oidc::metrics::route::not_found && !get) {
+      // As on the main listener: GET and HEAD only.
+      res.result(405);
+      res.set(boost::beast::http::field::allow, "GET, HEAD");
+      res.body() = "method not allowed\n";
+    } else if (healthz) {
       res.result(200);
       res.body() = "ok\n";
     } else if (readyz) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <span>
 
 #include <openssl/crypto.h>
@@ -339,6 +340,20 @@ void app::count(const request_context& ctx, std::chrono::nanoseconds took) noexc
 boost::asio::awaitable<void> app::route(request_context& ctx) {
   const auto method = ctx.req.method();
   const bool get = method == http::verb::get || method == http::verb::head;
+  // The fixed endpoints read and change nothing: GET and HEAD only (RFC 9110 §15.5.6).
+  const std::optional<metrics::route> fixed =
+      ctx.path == "/healthz"                 ? std::optional(metrics::route::healthz)
+      : ctx.path == "/readyz"                ? std::optional(metrics::route::readyz)
+      : ctx.path == "/.well-known/jwks.json" ? std::optional(metrics::route::jwks)
+      : ctx.path == "/metrics" && ctx.snap->config->metrics.main_listener
+          ? std::optional(metrics::route::metrics)
+          : std::nullopt;
+  if (fixed && !get) {
+    ctx.out.route = *fixed;
+    ctx.respond(405, "text/plain; charset=utf-8", "method not allowed\n");
+    ctx.out.response.set(http::field::allow, "GET, HEAD");
+    co_return;
+  }
   if (ctx.path == "/healthz") {
     ctx.out.route = metrics::route::healthz;
     ctx.respond(200, "text/plain; charset=utf-8", "ok\n");
@@ -352,7 +367,7 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
       ctx.respond(503, "text/plain; charset=utf-8", "starting\n");
     co_return;
   }
-  if (ctx.path == "/metrics" && get && ctx.snap->config->metrics.main_listener) {
+  if (fixed == metrics::route::metrics) {
     ctx.out.route = metrics::route::metrics;
     ctx.out.response = metrics_response(ctx.req.version(), ctx.req.keep_alive());
     co_return;

@@ -218,6 +218,22 @@ TEST_F(LoginFlowTest, JwksAndHealthEndpointsAnswer) {
   EXPECT_EQ(call("/readyz").response.result_int(), 200u);
 }
 
+TEST_F(LoginFlowTest, FixedEndpointsAnswerOnlyGetAndHead) {
+  for (const char* path : {"/healthz", "/readyz", "/.well-known/jwks.json", "/metrics"}) {
+    net::request head{http::verb::head, path, 11};
+    head.set(http::field::host, kHost);
+    EXPECT_EQ(send(std::move(head)).response.result_int(), 200u) << path;
+    for (const auto verb : {http::verb::post, http::verb::delete_, http::verb::put}) {
+      net::request req{verb, path, 11};
+      req.set(http::field::host, kHost);
+      const auto h = send(std::move(req));
+      EXPECT_EQ(h.response.result_int(), 405u) << path << " " << http::to_string(verb);
+      EXPECT_EQ(h.response[http::field::allow], "GET, HEAD") << path;
+      EXPECT_EQ(h.response.body(), "method not allowed\n") << path;
+    }
+  }
+}
+
 TEST_F(LoginFlowTest, LogoutGetShowsConfirmationPage) {
   auto h = call("/api/single-sign-on/logout");
   EXPECT_EQ(h.response.result_int(), 200u);

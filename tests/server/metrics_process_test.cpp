@@ -200,6 +200,13 @@ TEST_F(MetricsProcessTest, AdminListenerServesMetricsAndTheMainPortCanRefuseThem
   const auto login = round_trip(
       admin, "GET /api/single-sign-on/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(login.data.starts_with("HTTP/1.1 404")) << login.data.substr(0, 200);
+  for (const char* path : {"/metrics", "/healthz", "/readyz"}) {
+    const auto post = round_trip(admin, std::string("POST ") + path +
+                                            " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                                            "Connection: close\r\n\r\n");
+    EXPECT_TRUE(post.data.starts_with("HTTP/1.1 405")) << path << post.data.substr(0, 200);
+    EXPECT_EQ(header_value(post.data, "Allow"), "GET, HEAD") << path;
+  }
 }
 
 }  // namespace
