@@ -351,6 +351,7 @@ int main(int argc, char** argv) {
                                     ? 0
                                     : config->logging.access_log_buffer_bytes);
   log_writer* access = config->logging.access_log ? &log : nullptr;
+  application.metrics().set_log_dropped_source([&log] { return log.dropped_bytes(); });
   // Installed before any listener reports itself, so a SIGHUP after "listening" is handled.
   asio::signal_set hangup(io, SIGHUP);
   reloader reload{&log, &hangup, &pool, &application, config_path, config, {}};

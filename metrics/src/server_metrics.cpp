@@ -293,6 +293,11 @@ void server_metrics::set_idp_pool_source(std::function<idp_pool_stats()> source)
   pool_source_ = std::move(source);
 }
 
+void server_metrics::set_log_dropped_source(std::function<std::uint64_t()> source) {
+  const std::lock_guard lock(mutex_);
+  log_dropped_source_ = std::move(source);
+}
+
 void server_metrics::collect_own(std::vector<prometheus::MetricFamily>& out) const {
   std::vector<std::uint64_t> c(cells_.cells());
   cells_.sum_all(c);
@@ -455,6 +460,15 @@ void server_metrics::collect_own(std::vector<prometheus::MetricFamily>& out) con
                               "Connections opened to the identity provider.", MetricType::Counter);
     add_sample(opened, {}, static_cast<double>(p.connections_opened));
     out.push_back(std::move(opened));
+  }
+
+  if (log_dropped_source_) {
+    auto dropped = make_family("oidc_log_dropped_bytes_total",
+                               "Bytes of log lines the log output refused (closed pipe, full "
+                               "disk): lost, never retried.",
+                               MetricType::Counter);
+    add_sample(dropped, {}, static_cast<double>(log_dropped_source_()));
+    out.push_back(std::move(dropped));
   }
 }
 

@@ -71,6 +71,7 @@ TEST_F(MetricsProcessTest, ScriptedLoginsAndVerificationsGiveExactCounts) {
   // Logins: 4 started (2 completed, 1 without its cookie, 1 with a refused code), 2 completed,
   // one failure of each reason.
   EXPECT_EQ(value_of(text, "oidc_logins_started_total"), 4.0);
+  EXPECT_EQ(value_of(text, "oidc_log_dropped_bytes_total"), 0.0);  // the test reads stderr
   EXPECT_EQ(value_of(text, "oidc_logins_completed_total"), 2.0);
   for (const char* reason :
        {"state_mismatch", "state_missing", "state_replayed", "idp_error", "token_endpoint_error"}) {

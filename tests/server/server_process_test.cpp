@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 
+#include "metrics_scrape.hpp"
 #include "oidc/session_token.hpp"
 #include "process_harness.hpp"
 
@@ -163,6 +164,14 @@ TEST_F(LoggingProcessTest, KeepsServingWhenItsLogReaderIsGone) {
   ASSERT_NE(port, 0) << p.output();
   for (int i = 0; i < 3; ++i)
     expect_healthz(port);
+  // The three access lines went nowhere, and the scrape says so.
+  const auto scrape =
+      round_trip(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(scrape.data.starts_with("HTTP/1.1 200")) << scrape.data.substr(0, 200);
+  const auto dropped =
+      oidc::test::metrics_scrape::value_of(scrape.data, "oidc_log_dropped_bytes_total");
+  ASSERT_TRUE(dropped.has_value()) << scrape.data;
+  EXPECT_GE(*dropped, 3 * 100.0);  // an access line is a few hundred bytes
   p.send_signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(10s), 0);
 }

@@ -278,6 +278,8 @@ class server_metrics {
   void add_open_connections_source(std::function<std::size_t()> source);
   // oidc_idp_pool_* from the upstream client.
   void set_idp_pool_source(std::function<idp_pool_stats()> source);
+  // oidc_log_dropped_bytes_total: log bytes the output refused (closed pipe, full disk).
+  void set_log_dropped_source(std::function<std::uint64_t()> source);
 
   // Extra families the server may register itself (prometheus-cpp's own types, pre-bound).
   prometheus::Registry& registry() noexcept { return *registry_; }
@@ -336,6 +338,7 @@ class server_metrics {
   std::vector<std::shared_ptr<prometheus::Collectable>> collectors_;
   std::vector<std::function<std::size_t()>> open_connection_sources_;
   std::function<idp_pool_stats()> pool_source_;
+  std::function<std::uint64_t()> log_dropped_source_;
 
   std::shared_ptr<prometheus::Registry> registry_;
 };
