@@ -306,7 +306,7 @@ result<token_claims> verify_access_token(std::string_view jws, const key_set& ke
   return check_access_token_claims(verified->payload, want, now);
 }
 
-result<token_claims> verify_access_token(std::string_view jws, const json::object& payload,
+result<token_claims> verify_access_token(const peeked_jws& jws, const json::object& payload,
                                          const key_set& keys, const access_token_expectations& want,
                                          sys_seconds now) {
   jws_verify_options options;

@@ -225,22 +225,34 @@ result<json::object> decode_header(std::string_view header_b64, const json_limit
   return parse_json_object(header_text, limits, json::storage_ptr(&mr));
 }
 
-// Steps 1-7 of the order in jws.hpp; fills `header` only once the signature verified.
+// Steps 1-7 of the order in jws.hpp; fills `header` only once the signature verified. `peeked`,
+// when given, is this token's header as peek_jws read it (steps 3-4 already done, with
+// kJoseJsonLimits).
 result<checked_jws> check_jws(std::string_view token, const key_set& keys,
-                              const jws_verify_options& options, jose_header& header) {
+                              const jws_verify_options& options, jose_header& header,
+                              const jose_header* peeked = nullptr) {
   auto parts = split_compact(token, options.max_token_bytes);
   if (!parts) return parts.error();
 
-  const std::size_t header_max = base64url_decoded_max(parts->header_b64.size());
-  if (header_max > options.header_limits.max_bytes) return auth_error::json_too_large;
-  scratch<kHeaderStackBytes> header_bytes(header_max);
-  alignas(std::max_align_t) unsigned char arena[kHeaderArenaBytes];
-  json::monotonic_resource mr(arena, sizeof arena);
-  auto hdr = decode_header(parts->header_b64, options.header_limits, header_bytes.span(), mr);
-  if (!hdr) return hdr.error();
   jws_alg alg{};
   std::string_view kid, typ;
-  if (auto e = read_header(*hdr, alg, kid, typ); e != auth_error::ok) return e;
+  const bool decode = peeked == nullptr || options.header_limits != kJoseJsonLimits;
+  const std::size_t header_max = base64url_decoded_max(parts->header_b64.size());
+  if (decode && header_max > options.header_limits.max_bytes) return auth_error::json_too_large;
+  scratch<kHeaderStackBytes> header_bytes(decode ? header_max : 0);
+  alignas(std::max_align_t) unsigned char arena[kHeaderArenaBytes];
+  json::monotonic_resource mr(arena, sizeof arena);
+  json::object hdr(&mr);  // kid and typ view into it
+  if (decode) {
+    auto decoded = decode_header(parts->header_b64, options.header_limits, header_bytes.span(), mr);
+    if (!decoded) return decoded.error();
+    hdr = std::move(*decoded);
+    if (auto e = read_header(hdr, alg, kid, typ); e != auth_error::ok) return e;
+  } else {
+    alg = peeked->alg;
+    kid = peeked->kid;
+    typ = peeked->typ;
+  }
   if (!options.allowed_algs.contains(alg)) return auth_error::alg_not_allowed;
 
   const jwk* key = keys.find(kid, alg);
@@ -319,6 +331,12 @@ result<jws_parts> split_compact(std::string_view token, std::size_t max_bytes) n
   p.signing_input = token.substr(0, second);
   if (p.header_b64.empty() || p.signature_b64.empty()) return auth_error::malformed_token;
   return p;
+}
+
+result<peeked_jws> peek_jws(std::string_view token, std::size_t max_token_bytes) noexcept {
+  auto header = peek_jose_header(token, max_token_bytes);
+  if (!header) return header.error();
+  return peeked_jws(token, std::move(*header));
 }
 
 result<jose_header> peek_jose_header(std::string_view token, std::size_t max_token_bytes) noexcept {
@@ -444,6 +462,14 @@ result<jose_header> verify_jws_signature(std::string_view token, const key_set& 
                                          const jws_verify_options& options) {
   jose_header header;
   auto checked = check_jws(token, keys, options, header);
+  if (!checked) return checked.error();
+  return header;
+}
+
+result<jose_header> verify_jws_signature(const peeked_jws& jws, const key_set& keys,
+                                         const jws_verify_options& options) {
+  jose_header header;
+  auto checked = check_jws(jws.token(), keys, options, header, &jws.header());
   if (!checked) return checked.error();
   return header;
 }

@@ -974,8 +974,9 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
 
   const auto candidates = cfg.access_token_organisations(issuer);
   if (candidates.empty()) co_return auth_error::issuer_mismatch;
-  auto header = peek_jose_header(token, cfg.limits.max_token_bytes);
-  if (!header) co_return header.error();
+  // The header is decoded here once: the key lookup and the signature check both use it.
+  auto peeked = peek_jws(token, cfg.limits.max_token_bytes);
+  if (!peeked) co_return peeked.error();
   result<token_claims> claims = auth_error::issuer_mismatch;
   const organisation_config* matched = nullptr;
   std::string jwks_uri;
@@ -987,16 +988,16 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
     // Everything the check needs lives in this frame, which outlives the awaited verify: the
     // check holds one pointer, so std::function stores it without an allocation.
     struct bound_check {
-      std::string_view token;
+      const peeked_jws* token;
       const json::object* claims;
       const access_token_expectations* want;
       std::chrono::sys_seconds at;
-    } bound{token, &*payload, &org.access_token_rules, now()};
+    } bound{&*peeked, &*payload, &org.access_token_rules, now()};
     key_set_check check = [b = &bound](const key_set& keys) {
-      return verify_access_token(b->token, *b->claims, keys, *b->want, b->at);
+      return verify_access_token(*b->token, *b->claims, keys, *b->want, b->at);
     };
     jwks_uri = disc.value()->jwks_uri;
-    auto op = jwks_->verify(jwks_uri, *header, org.allowed_algs, std::move(check));
+    auto op = jwks_->verify(jwks_uri, peeked->header(), org.allowed_algs, std::move(check));
     claims = co_await std::move(op);
     if (claims) {
       matched = &org;
@@ -1016,7 +1017,7 @@ boost::asio::awaitable<result<std::shared_ptr<const verified_identity>>> app::ve
   v.name = claims->name;
   v.scopes = !claims->scopes.empty() ? joined(claims->scopes) : joined(claims->roles);
   v.key_set_id = std::move(jwks_uri);
-  v.kid = header->kid;
+  v.kid = peeked->header().kid;
   v.expires_at = claims->exp;
   co_return checked(std::move(v));
 }

@@ -383,6 +383,77 @@ std::string token_with_header(std::string_view header_json) {
   return base64url_encode(header_json) + ".e30.c2ln";
 }
 
+// A peeked token verifies exactly as the token itself: same result, same reason, same header.
+TEST(PeekedJws, VerifiesWithTheSameResultsAsTheToken) {
+  const auto& es = test::cached_test_key(jws_alg::ES256);
+  const auto& rs = test::cached_test_key(jws_alg::RS256);
+  const auto keys = test::key_set_of({&es, &rs});
+  const auto es_token = test::sign_test_token(es, {{"sub", "a"}}).value();
+  const auto rs_token = test::sign_test_token(rs, {{"sub", "b"}}).value();
+  std::string tampered = rs_token;
+  tampered[tampered.size() - 10] = tampered[tampered.size() - 10] == 'A' ? 'B' : 'A';
+  const auto stranger = test::make_test_key(jws_alg::ES256, "stranger");
+  const auto unknown_kid = test::sign_test_token(stranger, {{"sub", "c"}}).value();
+  const auto both = allow({jws_alg::ES256, jws_alg::RS256});
+  const auto rs_only = allow({jws_alg::RS256});
+  auto small = both;
+  small.max_token_bytes = 64;
+  struct row {
+    const std::string* token;
+    const jws_verify_options* options;
+  };
+  for (const row r : {row{&es_token, &both}, row{&rs_token, &both}, row{&tampered, &both},
+                      row{&unknown_kid, &both}, row{&es_token, &rs_only}, row{&rs_token, &small}}) {
+    const auto peeked = peek_jws(*r.token, 16 * 1024);
+    ASSERT_TRUE(peeked) << label(peeked.error());
+    EXPECT_EQ(peeked->token().data(), r.token->data());
+    const auto direct = verify_jws_signature(*r.token, *keys, *r.options);
+    const auto via_peek = verify_jws_signature(*peeked, *keys, *r.options);
+    ASSERT_EQ(direct.has_value(), via_peek.has_value()) << *r.token;
+    if (direct) {
+      EXPECT_EQ(via_peek->alg, direct->alg);
+      EXPECT_EQ(via_peek->kid, direct->kid);
+      EXPECT_EQ(via_peek->typ, direct->typ);
+    } else {
+      EXPECT_EQ(via_peek.error(), direct.error()) << label(direct.error());
+    }
+  }
+  EXPECT_TRUE(verify_jws_signature(*peek_jws(rs_token, 16 * 1024), *keys, both));
+  EXPECT_EQ(reason(verify_jws_signature(*peek_jws(tampered, 16 * 1024), *keys, both)),
+            auth_error::signature_invalid);
+  EXPECT_EQ(reason(verify_jws_signature(*peek_jws(unknown_kid, 16 * 1024), *keys, both)),
+            auth_error::kid_unknown);
+  EXPECT_EQ(reason(verify_jws_signature(*peek_jws(es_token, 16 * 1024), *keys, rs_only)),
+            auth_error::alg_not_allowed);
+  EXPECT_EQ(reason(verify_jws_signature(*peek_jws(rs_token, 16 * 1024), *keys, small)),
+            auth_error::token_too_large);
+}
+
+// The peeked header was read under kJoseJsonLimits; stricter header limits are applied anyway.
+TEST(PeekedJws, StricterHeaderLimitsReadTheHeaderAgain) {
+  const auto& k = test::cached_test_key(jws_alg::ES256);
+  const auto keys = test::key_set_of({&k});
+  const auto token = test::sign_test_token(k, {{"sub", "a"}}).value();
+  auto strict = allow({jws_alg::ES256});
+  strict.header_limits = json_limits{8, 8, 0};
+  EXPECT_EQ(reason(verify_jws_signature(token, *keys, strict)), auth_error::json_too_large);
+  EXPECT_EQ(reason(verify_jws_signature(*peek_jws(token, 16 * 1024), *keys, strict)),
+            auth_error::json_too_large);
+}
+
+TEST(PeekedJws, RefusesWhatPeekJoseHeaderRefuses) {
+  for (const std::string& t :
+       {token_with_header(R"({"alg":"none"})"), token_with_header(R"({"alg":"XY999"})"),
+        token_with_header(R"({"alg":"RS256","jku":"https://x"})"), std::string("only.two")}) {
+    EXPECT_EQ(reason(peek_jws(t, 16 * 1024)), reason(peek_jose_header(t, 16 * 1024))) << t;
+    EXPECT_NE(reason(peek_jws(t, 16 * 1024)), auth_error::ok) << t;
+  }
+  const auto ok = peek_jws(token_with_header(R"({"alg":"RS256","kid":"k1","typ":"JWT"})"), 1024);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->header().kid, "k1");
+  EXPECT_EQ(ok->header().typ, "JWT");
+}
+
 TEST(PeekJoseHeader, ReadsAlgKidAndTypWithoutVerifying) {
   const auto h =
       peek_jose_header(token_with_header(R"({"alg":"RS256","kid":"k1","typ":"JWT"})"), 16 * 1024);

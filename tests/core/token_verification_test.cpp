@@ -221,7 +221,9 @@ TEST(AccessTokenVerification, PreParsedPayloadGivesTheSameClaimsAsTheToken) {
   const std::string token = sign(key, access_payload());
   auto payload = parse_jws_payload(token, 16 * 1024);
   ASSERT_TRUE(payload) << label(payload.error());
-  auto r = verify_access_token(token, *payload, *keys, access_want(), now);
+  const auto peeked = peek_jws(token, 16 * 1024);
+  ASSERT_TRUE(peeked) << label(peeked.error());
+  auto r = verify_access_token(*peeked, *payload, *keys, access_want(), now);
   ASSERT_TRUE(r) << label(r.error());
   EXPECT_EQ(r->scopes, (std::vector<std::string>{"Orders.Read", "Orders.Write"}));
   EXPECT_EQ(r->azp, "00000003-0000-0000-c000-000000000000");
@@ -233,13 +235,17 @@ TEST(AccessTokenVerification, PreParsedPayloadStillNeedsTheSignatureFirst) {
   const std::string forged = flip_signature_char(sign(key, hostile_payload()));
   auto payload = parse_jws_payload(forged, 16 * 1024);
   ASSERT_TRUE(payload);
-  EXPECT_EQ(reason(verify_access_token(forged, *payload, *keys, access_want(), now)),
+  const auto peeked_forged = peek_jws(forged, 16 * 1024);
+  ASSERT_TRUE(peeked_forged);
+  EXPECT_EQ(reason(verify_access_token(*peeked_forged, *payload, *keys, access_want(), now)),
             auth_error::signature_invalid);
   // Claims are those of the object given: an ID token's claims are refused as such.
   const std::string id_token = sign(key, id_payload());
   auto id_claims = parse_jws_payload(id_token, 16 * 1024);
   ASSERT_TRUE(id_claims);
-  EXPECT_EQ(reason(verify_access_token(id_token, *id_claims, *keys, access_want(), now)),
+  const auto peeked_id = peek_jws(id_token, 16 * 1024);
+  ASSERT_TRUE(peeked_id);
+  EXPECT_EQ(reason(verify_access_token(*peeked_id, *id_claims, *keys, access_want(), now)),
             auth_error::not_an_access_token);
 }
 

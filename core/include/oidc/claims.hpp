@@ -14,6 +14,7 @@
 
 #include "oidc/error.hpp"
 #include "oidc/jwk.hpp"
+#include "oidc/jws.hpp"
 
 namespace oidc {
 
@@ -104,10 +105,11 @@ result<token_claims> verify_access_token(std::string_view jws, const key_set& ke
                                          const access_token_expectations& want,
                                          std::chrono::sys_seconds now);
 
-// The same for a caller that already holds parse_jws_payload(jws, ...) (it read `iss` to choose
-// the issuer): verify_jws_signature, then the claim rules on `payload`, which must come from this
-// very `jws`. The signature is still checked before any claim.
-result<token_claims> verify_access_token(std::string_view jws, const boost::json::object& payload,
+// The same for a caller that already holds parse_jws_payload(jws.token(), ...) (it read `iss`
+// to choose the issuer) and peek_jws (its key cache picked the key set by kid):
+// verify_jws_signature on the peeked token, then the claim rules on `payload`, which must come
+// from this very token. The signature is still checked before any claim.
+result<token_claims> verify_access_token(const peeked_jws& jws, const boost::json::object& payload,
                                          const key_set& keys, const access_token_expectations& want,
                                          std::chrono::sys_seconds now);
 

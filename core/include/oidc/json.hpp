@@ -22,6 +22,8 @@ struct json_limits {
   std::size_t max_depth = 16;         // nesting of arrays and objects
   // Memory the parsed document may use; 0 means 8 x max_bytes + 4 KiB.
   std::size_t max_memory = 0;
+
+  friend constexpr bool operator==(const json_limits&, const json_limits&) = default;
 };
 
 // Token headers and payloads; JWKS documents; configuration files.

@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -58,6 +59,26 @@ struct jose_header {
 // crit_unsupported, alg_not_allowed (none, HS*), alg_unsupported (other unknown names).
 result<jose_header> peek_jose_header(std::string_view token, std::size_t max_token_bytes) noexcept;
 
+// A compact JWS whose protected header peek_jws decoded and checked. The key cache picks the
+// key by header(); verify_jws_signature takes the whole object, so the header is decoded once
+// per token and can only ever be the header of the token it carries (there is no other way to
+// make one). Views the token: keep the token alive.
+class peeked_jws {
+ public:
+  std::string_view token() const noexcept { return token_; }
+  const jose_header& header() const noexcept { return header_; }
+
+ private:
+  friend result<peeked_jws> peek_jws(std::string_view token, std::size_t max_token_bytes) noexcept;
+  peeked_jws(std::string_view token, jose_header header) noexcept
+      : token_(token), header_(std::move(header)) {}
+  std::string_view token_;
+  jose_header header_;
+};
+
+// peek_jose_header, keeping the token with its header (same checks, same errors).
+result<peeked_jws> peek_jws(std::string_view token, std::size_t max_token_bytes) noexcept;
+
 struct jws_verify_options {
   alg_set allowed_algs;  // from configuration, per issuer; never from the token. Empty: nothing
   std::size_t max_token_bytes = 16 * 1024;
@@ -91,6 +112,12 @@ result<boost::json::object> parse_jws_payload(std::string_view token, std::size_
 
 // verify_jws's header, key and signature checks (same errors, same order) without the payload.
 result<jose_header> verify_jws_signature(std::string_view token, const key_set& keys,
+                                         const jws_verify_options& options);
+
+// The same on a peeked token: the same checks in the same order, with the header peek_jws read
+// instead of decoding it again. Decodes it anyway when options.header_limits are not
+// kJoseJsonLimits (the limits peek_jws reads with).
+result<jose_header> verify_jws_signature(const peeked_jws& jws, const key_set& keys,
                                          const jws_verify_options& options);
 
 // The same checks, returning the payload octets without parsing them.
