@@ -348,34 +348,33 @@ boost::asio::awaitable<void> app::route(request_context& ctx) {
       : ctx.path == "/metrics" && ctx.snap->config->metrics.main_listener
           ? std::optional(metrics::route::metrics)
           : std::nullopt;
-  if (fixed && !get) {
+  if (fixed) {
     ctx.out.route = *fixed;
-    ctx.respond(405, "text/plain; charset=utf-8", "method not allowed\n");
-    ctx.out.response.set(http::field::allow, "GET, HEAD");
-    co_return;
-  }
-  if (ctx.path == "/healthz") {
-    ctx.out.route = metrics::route::healthz;
-    ctx.respond(200, "text/plain; charset=utf-8", "ok\n");
-    co_return;
-  }
-  if (ctx.path == "/readyz") {
-    ctx.out.route = metrics::route::readyz;
-    if (ready_.load())
-      ctx.respond(200, "text/plain; charset=utf-8", "ready\n");
-    else
-      ctx.respond(503, "text/plain; charset=utf-8", "starting\n");
-    co_return;
-  }
-  if (fixed == metrics::route::metrics) {
-    ctx.out.route = metrics::route::metrics;
-    ctx.out.response = metrics_response(ctx.req.version(), ctx.req.keep_alive());
-    co_return;
-  }
-  if (ctx.path == "/.well-known/jwks.json") {
-    ctx.out.route = metrics::route::jwks;
-    ctx.respond(200, "application/jwk-set+json", ctx.snap->secrets.sessions->jwks_json());
-    ctx.out.response.set(http::field::cache_control, "public, max-age=300");
+    if (!get) {
+      ctx.respond(405, "text/plain; charset=utf-8", "method not allowed\n");
+      ctx.out.response.set(http::field::allow, "GET, HEAD");
+      co_return;
+    }
+    switch (*fixed) {
+      case metrics::route::healthz:
+        ctx.respond(200, "text/plain; charset=utf-8", "ok\n");
+        break;
+      case metrics::route::readyz:
+        if (ready_.load())
+          ctx.respond(200, "text/plain; charset=utf-8", "ready\n");
+        else
+          ctx.respond(503, "text/plain; charset=utf-8", "starting\n");
+        break;
+      case metrics::route::metrics:
+        ctx.out.response = metrics_response(ctx.req.version(), ctx.req.keep_alive());
+        break;
+      case metrics::route::jwks:
+        ctx.respond(200, "application/jwk-set+json", ctx.snap->secrets.sessions->jwks_json());
+        ctx.out.response.set(http::field::cache_control, "public, max-age=300");
+        break;
+      default:  // `fixed` holds only the four above
+        break;
+    }
     co_return;
   }
 
